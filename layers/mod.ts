@@ -1,0 +1,49 @@
+/**
+ * symlab's custom tfjs layers. This module is the one place that registers them with tfjs
+ * serialization, so that `tf.loadLayersModel` can rebuild a saved model.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { P4BatchNorm } from "./p4_batch_norm.ts";
+import { P4Conv2D } from "./p4_conv.ts";
+import { P4LiftConv2D } from "./p4_lift_conv.ts";
+import { P4Pool } from "./p4_pool.ts";
+import { P4SpatialPyramidPool } from "./p4_spatial_pyramid_pool.ts";
+import { SpatialPyramidPool } from "./spatial_pyramid_pool.ts";
+import { Standardize } from "./standardize.ts";
+import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
+
+export {
+  P4BatchNorm,
+  P4Conv2D,
+  P4LiftConv2D,
+  P4Pool,
+  P4SpatialPyramidPool,
+  SpatialPyramidPool,
+  Standardize,
+  SymmetricMaxPool2D,
+};
+export type { P4BatchNormArgs } from "./p4_batch_norm.ts";
+export type { P4ConvArgs } from "./p4_conv_base.ts";
+export type { P4PoolArgs } from "./p4_pool.ts";
+export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
+export type { SpatialPyramidPoolArgs } from "./spatial_pyramid_pool.ts";
+export type { StandardizeArgs } from "./standardize.ts";
+export { binEdges } from "./pyramid_bins.ts";
+export { isSymmetricGrid, type Padding } from "./conv_geometry.ts";
+
+for (
+  const cls of [
+    P4LiftConv2D,
+    P4Conv2D,
+    P4BatchNorm,
+    P4Pool,
+    SpatialPyramidPool,
+    P4SpatialPyramidPool,
+    SymmetricMaxPool2D,
+    Standardize,
+  ]
+) {
+  tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+}

@@ -1,0 +1,108 @@
+/**
+ * Batch normalisation for P4 maps. One mean, variance, γ and β per channel c, shared by its
+ * four rotations (indices c·4 + r): statistics are taken over N, H, W and the rotation axis.
+ * A per-(c·4 + r) batch norm would scale the rotations of one channel differently and break
+ * equivariance; this one commutes with the P4 action.
+ *
+ * Input and output [N, H, W, C·4]. Training mode (`{ training: true }`) uses batch statistics
+ * and updates moving averages as `m ← momentum·m + (1 − momentum)·batch` (variance unbiased,
+ * as PyTorch); inference uses the moving averages.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Config of {@linkcode P4BatchNorm}. */
+export interface P4BatchNormArgs {
+  momentum?: number;
+  epsilon?: number;
+  name?: string;
+  trainable?: boolean;
+  inputShape?: (number | null)[];
+  batchInputShape?: (number | null)[];
+}
+
+/**
+ * @example
+ * ```ts
+ * const bn = new P4BatchNorm({});
+ * const y = bn.apply(tf.randomNormal([8, 4, 4, 16]), { training: true }) as tf.Tensor;
+ * ```
+ */
+export class P4BatchNorm extends tf.layers.Layer {
+  static className = "P4BatchNorm";
+  readonly momentum: number;
+  readonly epsilon: number;
+  private gamma!: tf.LayerVariable;
+  private beta!: tf.LayerVariable;
+  private movingMean!: tf.LayerVariable;
+  private movingVariance!: tf.LayerVariable;
+
+  constructor(args: P4BatchNormArgs = {}) {
+    super(args);
+    this.momentum = args.momentum ?? 0.9;
+    this.epsilon = args.epsilon ?? 1e-5;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = inputShape as tf.Shape;
+    const c4 = shape[shape.length - 1] as number;
+    if (c4 % 4 !== 0) {
+      throw new RangeError(`P4BatchNorm expects a P4 map with C·4 channels, got ${c4} channels`);
+    }
+    const c = c4 / 4;
+    this.gamma = this.addWeight("gamma", [c], "float32", tf.initializers.ones());
+    this.beta = this.addWeight("beta", [c], "float32", tf.initializers.zeros());
+    this.movingMean = this.addWeight(
+      "moving_mean",
+      [c],
+      "float32",
+      tf.initializers.zeros(),
+      undefined,
+      false,
+    );
+    this.movingVariance = this.addWeight(
+      "moving_variance",
+      [c],
+      "float32",
+      tf.initializers.ones(),
+      undefined,
+      false,
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    return inputShape as tf.Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const [n, h, w, c4] = x.shape;
+      const c = c4 / 4;
+      const x5 = x.reshape([n, h, w, c, 4]);
+      // Per-channel parameters broadcast over the rotation axis: [C] -> [C, 1].
+      const col = (v: tf.LayerVariable) => v.read().reshape([c, 1]);
+      let mean: tf.Tensor, variance: tf.Tensor;
+      if (kwargs?.training === true) {
+        ({ mean, variance } = tf.moments(x5, [0, 1, 2, 4]));
+        const count = n * h * w * 4;
+        const unbiased = variance.mul(count / Math.max(count - 1, 1));
+        const m = this.momentum;
+        this.movingMean.write(this.movingMean.read().mul(m).add(mean.mul(1 - m)));
+        this.movingVariance.write(this.movingVariance.read().mul(m).add(unbiased.mul(1 - m)));
+      } else {
+        mean = this.movingMean.read();
+        variance = this.movingVariance.read();
+      }
+      const scale = col(this.gamma).mul(tf.rsqrt(variance.reshape([c, 1]).add(this.epsilon)));
+      const y = x5.sub(mean.reshape([c, 1])).mul(scale).add(col(this.beta));
+      return y.reshape([n, h, w, c4]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * What the lifting and the group convolution share: config, bias per G-channel, output shape,
+ * and "transform the filter bank, then one ordinary conv2d" (DESIGN.md). Subclasses say only
+ * how the learned kernel is shaped and how it becomes a bank of four rotated filters.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { convOutLength, padArg, type Padding } from "./conv_geometry.ts";
+
+/** Config of the P4 convolutions. */
+export interface P4ConvArgs {
+  /** Output channels per rotation (the layer emits filters·4 channels). */
+  filters: number;
+  kernelSize?: number;
+  strides?: number;
+  padding?: Padding;
+  useBias?: boolean;
+  name?: string;
+  trainable?: boolean;
+  inputShape?: (number | null)[];
+  batchInputShape?: (number | null)[];
+}
+
+/** Base class of {@linkcode P4LiftConv2D} and {@linkcode P4Conv2D}; not registered itself. */
+export abstract class P4ConvBase extends tf.layers.Layer {
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: Padding;
+  readonly useBias: boolean;
+  private kernel!: tf.LayerVariable;
+  private bias?: tf.LayerVariable;
+
+  constructor(args: P4ConvArgs) {
+    super(args);
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize ?? 3;
+    this.strides = args.strides ?? 1;
+    this.padding = args.padding ?? "same";
+    this.useBias = args.useBias ?? false;
+    if (!Number.isInteger(this.filters) || this.filters < 1) {
+      throw new RangeError(`filters must be a positive integer, got ${args.filters}`);
+    }
+    padArg(this.padding, this.kernelSize);
+  }
+
+  /** Shape of the learned kernel for `cin` input channels (the last input axis). */
+  protected abstract kernelShape(cin: number): number[];
+
+  /** The learned kernel -> an ordinary conv2d filter [k, k, Cin', filters·4]. */
+  protected abstract filterBank(kernel: tf.Tensor): tf.Tensor4D;
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = inputShape as tf.Shape;
+    // heNormal takes fan-in from all axes but the last: k·k·Cin (lift) or k·k·Cin·4 (group).
+    this.kernel = this.addWeight(
+      "kernel",
+      this.kernelShape(shape[shape.length - 1] as number),
+      "float32",
+      tf.initializers.heNormal({}),
+    );
+    if (this.useBias) {
+      this.bias = this.addWeight("bias", [this.filters], "float32", tf.initializers.zeros());
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [n, h, w] = inputShape as tf.Shape;
+    const out = (len: number | null) =>
+      convOutLength(len, this.kernelSize, this.strides, this.padding);
+    return [n, out(h), out(w), this.filters * 4];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const bank = this.filterBank(this.kernel.read());
+      const y = tf.conv2d(x, bank, this.strides, padArg(this.padding, this.kernelSize));
+      if (!this.bias) return y;
+      // One bias per G-channel, shared by its four rotations (channel o·4 + r).
+      const b = this.bias.read().reshape([this.filters, 1]).tile([1, 4]).reshape([-1]);
+      return y.add(b);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      useBias: this.useBias,
+    };
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Lifting convolution Z2 -> P4 (Cohen & Welling 2016, eq. 10).
+ *
+ * One learned filter bank `w` of shape [k, k, Cin, Cout] is applied in its four rotations:
+ * output channel `o·4 + r` is `[x ⋆ rot(w, r)](p) = Σ_q x(p + q) · w(R⁻ʳ q)`. Turning the
+ * input by g turns every output plane by g and moves rotation r to r + g, i.e.
+ * `Φ(g·x) = g·Φ(x)` with the P4 action `(g·f)(p, r) = f(g⁻¹p, r − g)` of DESIGN.md.
+ *
+ * Input [N, H, W, Cin] -> output [N, H', W', Cout·4].
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { liftFilterBank } from "../lib/group.ts";
+import { type P4ConvArgs, P4ConvBase } from "./p4_conv_base.ts";
+
+/**
+ * @example
+ * ```ts
+ * const lift = new P4LiftConv2D({ filters: 8 });
+ * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 32]
+ * ```
+ */
+export class P4LiftConv2D extends P4ConvBase {
+  static className = "P4LiftConv2D";
+
+  constructor(args: P4ConvArgs) {
+    super(args);
+  }
+
+  protected kernelShape(cin: number): number[] {
+    return [this.kernelSize, this.kernelSize, cin, this.filters];
+  }
+
+  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
+    return liftFilterBank(kernel as tf.Tensor4D);
+  }
+}

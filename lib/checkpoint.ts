@@ -1,0 +1,244 @@
+/**
+ * Checkpoints: `<dir>/model.json` (tfjs layers format, custom layers registered by
+ * layers/mod.ts), `<dir>/weights.bin`, `<dir>/meta.json` (dataset, class names, config, epoch,
+ * metrics history, backend, created-at, SHA-256 of weights.bin), `<dir>/metrics.jsonl` (one
+ * line per epoch) and, for resuming, `<dir>/optimizer.bin` + its spec in meta.json.
+ *
+ * Atomicity: a new checkpoint is written completely into `<dir>.tmp`, then `<dir>` is renamed
+ * to `<dir>.old`, `<dir>.tmp` to `<dir>`, and `<dir>.old` removed. A kill at any moment leaves
+ * either `<dir>` or `<dir>.old` complete; {@linkcode loadCheckpoint} recovers from `.old`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "../layers/mod.ts";
+import { type ModelConfig, parseModelConfig } from "./models.ts";
+
+/** One epoch's metrics, as printed and appended to metrics.jsonl. */
+export type EpochMetrics = Record<string, number | string | null>;
+
+/** What meta.json holds. */
+export interface CheckpointMeta {
+  format: "symlab-checkpoint/1";
+  model: string;
+  config: ModelConfig;
+  dataset: { name: string; source: string; classNames: string[]; reason?: string };
+  epoch: number;
+  history: EpochMetrics[];
+  backend: string;
+  createdAt: string;
+  weightsSha256: string;
+  params: number;
+  training?: Record<string, unknown>;
+  optimizer?: { name: string; specs: { name: string; shape: number[] }[]; sha256: string };
+}
+
+/** A refused checkpoint; the message names the file and what was wrong. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+/** Hex SHA-256 of bytes. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function concatBuffers(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
+  if (!Array.isArray(data)) return new Uint8Array(data);
+  const out = new Uint8Array(data.reduce((s, b) => s + b.byteLength, 0));
+  let offset = 0;
+  for (const b of data) {
+    out.set(new Uint8Array(b), offset);
+    offset += b.byteLength;
+  }
+  return out;
+}
+
+/** What saveCheckpoint needs besides the model. */
+export interface SaveOptions {
+  meta: Omit<CheckpointMeta, "format" | "weightsSha256" | "createdAt" | "optimizer">;
+  /** Optimizer state for --resume (tfjs `optimizer.getWeights()`). */
+  optimizer?: tf.Optimizer;
+}
+
+/**
+ * Writes a checkpoint atomically (see module doc). Returns the weights' SHA-256.
+ *
+ * @example
+ * ```ts
+ * await saveCheckpoint("checkpoints/symmetric", model, { meta });
+ * ```
+ */
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  options: SaveOptions,
+): Promise<string> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((a) => {
+    artifacts = a;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
+  }));
+  if (!artifacts?.weightData || !artifacts.weightSpecs) {
+    throw new CheckpointError(`Could not serialise the model for ${dir}`);
+  }
+  const weights = concatBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]);
+  const weightsSha256 = await sha256(weights);
+  const meta: CheckpointMeta = {
+    format: "symlab-checkpoint/1",
+    ...options.meta,
+    createdAt: new Date().toISOString(),
+    weightsSha256,
+  };
+  let optimizerBytes: Uint8Array | undefined;
+  if (options.optimizer) {
+    const named = await options.optimizer.getWeights();
+    const values = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
+    optimizerBytes = concatBuffers(values.map((v) => v.slice().buffer as ArrayBuffer));
+    meta.optimizer = {
+      name: options.optimizer.getClassName(),
+      specs: named.map((w) => ({ name: w.name, shape: w.tensor.shape })),
+      sha256: await sha256(optimizerBytes),
+    };
+  }
+  const modelJson = {
+    format: "layers-model",
+    generatedBy: "symlab",
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
+  };
+  const tmp = `${dir}.tmp`;
+  const old = `${dir}.old`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  await Deno.writeTextFile(`${tmp}/model.json`, JSON.stringify(modelJson));
+  await Deno.writeFile(`${tmp}/weights.bin`, weights);
+  if (optimizerBytes) await Deno.writeFile(`${tmp}/optimizer.bin`, optimizerBytes);
+  await Deno.writeTextFile(
+    `${tmp}/metrics.jsonl`,
+    meta.history.map((m) => JSON.stringify(m)).join("\n") + (meta.history.length ? "\n" : ""),
+  );
+  await Deno.writeTextFile(`${tmp}/meta.json`, JSON.stringify(meta, null, 2));
+  if (await exists(dir)) {
+    await Deno.remove(old, { recursive: true }).catch(() => {});
+    await Deno.rename(dir, old);
+  }
+  await Deno.rename(tmp, dir);
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+  return weightsSha256;
+}
+
+/** A loaded checkpoint. */
+export interface LoadedCheckpoint {
+  dir: string;
+  model: tf.LayersModel;
+  meta: CheckpointMeta;
+  /** Optimizer state (name + tensors) if the checkpoint has one; caller owns the tensors. */
+  optimizerState?: { name: string; weights: { name: string; tensor: tf.Tensor }[] };
+}
+
+async function readFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`${path}: file not found (expected a symlab checkpoint here)`);
+    }
+    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
+  }
+}
+
+function parseJson<T>(path: string, bytes: Uint8Array): T {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (e) {
+    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Loads and verifies a checkpoint; refuses a corrupt or mismatched one with a message naming
+ * the file. Recovers from an interrupted save (`<dir>.old`).
+ *
+ * @example
+ * ```ts
+ * const { model, meta } = await loadCheckpoint("checkpoints/symmetric");
+ * ```
+ */
+export async function loadCheckpoint(
+  dir: string,
+  options: { withOptimizer?: boolean } = {},
+): Promise<LoadedCheckpoint> {
+  if (!(await exists(`${dir}/meta.json`)) && (await exists(`${dir}.old/meta.json`))) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(`${dir}.old`, dir);
+  }
+  const metaPath = `${dir}/meta.json`;
+  const meta = parseJson<CheckpointMeta>(metaPath, await readFile(metaPath));
+  if (meta.format !== "symlab-checkpoint/1") {
+    throw new CheckpointError(
+      `${metaPath}: expected format "symlab-checkpoint/1", got ${JSON.stringify(meta.format)}`,
+    );
+  }
+  try {
+    meta.config = parseModelConfig(meta.config);
+  } catch (e) {
+    throw new CheckpointError(`${metaPath}: ${(e as Error).message}`);
+  }
+  const weightsPath = `${dir}/weights.bin`;
+  const weights = await readFile(weightsPath);
+  const hash = await sha256(weights);
+  if (hash !== meta.weightsSha256) {
+    throw new CheckpointError(
+      `${weightsPath}: SHA-256 ${hash.slice(0, 12)}… does not match meta.json's ${
+        String(meta.weightsSha256).slice(0, 12)
+      }… (corrupt or from another checkpoint)`,
+    );
+  }
+  const modelPath = `${dir}/model.json`;
+  const modelJson = parseJson<{
+    modelTopology: object;
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+  }>(modelPath, await readFile(modelPath));
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
+      weightData: weights.slice().buffer as ArrayBuffer,
+    }));
+  } catch (e) {
+    throw new CheckpointError(`${modelPath}: cannot rebuild the model (${(e as Error).message})`);
+  }
+  const loaded: LoadedCheckpoint = { dir, model, meta };
+  if (options.withOptimizer && meta.optimizer) {
+    const path = `${dir}/optimizer.bin`;
+    const bytes = await readFile(path);
+    if ((await sha256(bytes)) !== meta.optimizer.sha256) {
+      throw new CheckpointError(`${path}: SHA-256 does not match meta.json (corrupt)`);
+    }
+    const floats = new Float32Array(bytes.slice().buffer);
+    let offset = 0;
+    const named = meta.optimizer.specs.map((s) => {
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      const t = tf.tensor(floats.subarray(offset, offset + size), s.shape);
+      offset += size;
+      return { name: s.name, tensor: t };
+    });
+    if (offset !== floats.length) {
+      throw new CheckpointError(`${path}: expected ${offset} floats, found ${floats.length}`);
+    }
+    loaded.optimizerState = { name: meta.optimizer.name, weights: named };
+  }
+  return loaded;
+}

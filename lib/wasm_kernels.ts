@@ -1,0 +1,192 @@
+/**
+ * Training kernels that tfjs-backend-wasm 4.22 does not ship, built from kernels it does ship
+ * (XNNPACK convolutions and transposes), so training runs at wasm SIMD speed.
+ *
+ * - `Conv2DBackpropFilter`: the filter gradient is itself a convolution. With x padded,
+ *   `dW[a, b, ci, co] = Σ_{n,i,j} x[n, i·s + a, j·s + b, ci] · dy[n, i, j, co]`.
+ *   Swap the roles of batch and channels: take `x' = xᵀ` of shape `[Ci, H, W, N]` as the
+ *   input batch and `dy' = dyᵀ` of shape `[Ho, Wo, N, Co]` as the filter, then one stride-1
+ *   convolution with dilation `s` gives `[Ci, kh, kw, Co]`, transposed back to the filter layout.
+ * - `DepthwiseConv2dNativeBackpropInput` / `...BackpropFilter`: a depthwise convolution equals an
+ *   ordinary one with a block-diagonal filter, so both gradients reuse the ordinary ones
+ *   (`Conv2DBackpropInput` ships with wasm; the filter gradient above), then keep the diagonal.
+ *   This costs C× more arithmetic than a native kernel; symlab's models use no depthwise layers,
+ *   it is here so that any tfjs model trains on wasm.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Info = tf.TensorInfo;
+type Backend = tf.KernelBackend;
+type Attrs = Record<string, unknown>;
+
+function run(name: string, backend: Backend, inputs: Record<string, Info>, attrs: Attrs): Info {
+  const kernel = tf.getKernel(name, "wasm");
+  if (!kernel) throw new Error(`wasm backend has no ${name} kernel`);
+  return kernel.kernelFunc({ inputs, backend, attrs } as never) as Info;
+}
+
+function dispose(backend: Backend, ...infos: Info[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/** Computes the conv geometry tfjs uses for the forward pass, so the gradient matches it. */
+function convInfo(
+  xShape: number[],
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+  depthwise = false,
+) {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape,
+    attrs.strides as [number, number] | number,
+    (attrs.dilations as [number, number] | number | undefined) ?? 1,
+    attrs.pad as "same" | "valid" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    depthwise,
+  );
+}
+
+/** dW for an ordinary NHWC conv, built from wasm's Conv2D, Transpose and Slice. */
+function conv2dBackpropFilter(
+  backend: Backend,
+  x: Info,
+  dy: Info,
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+): Info {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== "NHWC") {
+    throw new Error(`Conv2DBackpropFilter on wasm supports NHWC only, got ${attrs.dataFormat}`);
+  }
+  const info = convInfo(x.shape, filterShape, attrs);
+  const [kh, kw] = filterShape;
+  const { top, left } = info.padInfo;
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  // Rows of x the forward pass actually read: top pad, then up to (Ho-1)·s + kh padded rows.
+  let bottom = kh + (info.outHeight - 1) * sh - info.inHeight - top;
+  let right = kw + (info.outWidth - 1) * sw - info.inWidth - left;
+  let xs = x;
+  if (bottom < 0 || right < 0) {
+    // Trailing rows/cols the strided window never reached: drop them instead of padding < 0.
+    const h = info.inHeight + Math.min(bottom, 0);
+    const w = info.inWidth + Math.min(right, 0);
+    xs = run("Slice", backend, { x }, { begin: [0, 0, 0, 0], size: [x.shape[0], h, w, -1] });
+    bottom = Math.max(bottom, 0);
+    right = Math.max(right, 0);
+  }
+  const xt = run("Transpose", backend, { x: xs }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
+  if (xs !== x) dispose(backend, xs);
+  const dyt = run("Transpose", backend, { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Co]
+  const dw = run("Conv2D", backend, { x: xt, filter: dyt }, {
+    strides: [1, 1],
+    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+    dataFormat: "NHWC",
+    dilations: [sh, sw],
+  }); // [Ci, kh, kw, Co]
+  dispose(backend, xt, dyt);
+  const out = run("Transpose", backend, { x: dw }, { perm: [1, 2, 0, 3] });
+  dispose(backend, dw);
+  return out;
+}
+
+/** A new wasm-owned float32 tensor holding `values`. */
+function makeOutput(backend: Backend, shape: number[], values: Float32Array): Info {
+  const wasm = backend as unknown as {
+    makeOutput(shape: number[], dtype: "float32", offset?: number, values?: Float32Array): Info;
+  };
+  return wasm.makeOutput(shape, "float32", undefined, values);
+}
+
+/**
+ * Block-diagonal ordinary filter [kh, kw, C, C·m] equal to a depthwise filter [kh, kw, C, m].
+ * Filters are small, so this is done on the host.
+ */
+function blockDiagonal(backend: Backend, filter: Info): Info {
+  const [kh, kw, c, m] = filter.shape;
+  const w = backend.readSync(filter.dataId) as Float32Array;
+  const full = new Float32Array(kh * kw * c * c * m);
+  for (let k = 0; k < kh * kw; k++) {
+    for (let ci = 0; ci < c; ci++) {
+      for (let j = 0; j < m; j++) full[((k * c + ci) * c + ci) * m + j] = w[(k * c + ci) * m + j];
+    }
+  }
+  return makeOutput(backend, [kh, kw, c, c * m], full);
+}
+
+/** Keeps the diagonal blocks of an ordinary filter gradient [kh, kw, C, C·m] -> [kh, kw, C, m]. */
+function diagonalBlocks(backend: Backend, full: Info, m: number): Info {
+  const [kh, kw, c] = full.shape;
+  const g = backend.readSync(full.dataId) as Float32Array;
+  const out = new Float32Array(kh * kw * c * m);
+  for (let k = 0; k < kh * kw; k++) {
+    for (let ci = 0; ci < c; ci++) {
+      for (let j = 0; j < m; j++) out[(k * c + ci) * m + j] = g[((k * c + ci) * c + ci) * m + j];
+    }
+  }
+  return makeOutput(backend, [kh, kw, c, m], out);
+}
+
+let registered = false;
+
+/**
+ * Registers the missing training kernels on the wasm backend (idempotent).
+ *
+ * @example
+ * ```ts
+ * registerWasmTrainingKernels();
+ * await tf.setBackend("wasm");
+ * tf.grad((w) => tf.conv2d(x, w, 1, "same").sum())(w); // works on wasm now
+ * ```
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({
+    kernelName: "Conv2DBackpropFilter",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: Info; dy: Info };
+      const a = attrs as Attrs;
+      return conv2dBackpropFilter(
+        backend,
+        x,
+        dy,
+        a.filterShape as [number, number, number, number],
+        a,
+      );
+    },
+  });
+  tf.registerKernel({
+    kernelName: "DepthwiseConv2dNativeBackpropInput",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, filter } = inputs as { dy: Info; filter: Info };
+      const a = attrs as Attrs;
+      const full = blockDiagonal(backend, filter);
+      const out = run("Conv2DBackpropInput", backend, { dy, filter: full }, {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: "NHWC",
+        dimRoundingMode: a.dimRoundingMode,
+        inputShape: a.inputShape,
+      });
+      dispose(backend, full);
+      return out;
+    },
+  });
+  tf.registerKernel({
+    kernelName: "DepthwiseConv2dNativeBackpropFilter",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: Info; dy: Info };
+      const a = attrs as Attrs;
+      const [kh, kw, c, m] = a.filterShape as [number, number, number, number];
+      const fullInfo = conv2dBackpropFilter(backend, x, dy, [kh, kw, c, c * m], a);
+      const diag = diagonalBlocks(backend, fullInfo, m);
+      dispose(backend, fullInfo);
+      return diag;
+    },
+  });
+}

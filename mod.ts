@@ -1,0 +1,44 @@
+/**
+ * symlab: symmetry-enforced CNNs (P4 group convolutions + spatial pyramid pooling) against a
+ * standard CNN, in TensorFlow.js on Deno. This module is the scriptable API.
+ *
+ * @example
+ * ```ts
+ * import { createModel, rot90, setBackend } from "./mod.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * console.log(await setBackend("auto"));
+ * const model = createModel("symmetric", { preset: "tiny", numClasses: 10 });
+ * const x = tf.randomUniform([1, 32, 32, 3]) as tf.Tensor4D;
+ * const p = tf.softmax(model.predict(x) as tf.Tensor);
+ * const q = tf.softmax(model.predict(rot90(x, 1)) as tf.Tensor); // equals p
+ * ```
+ *
+ * @module
+ */
+export { BACKEND_NAMES, BackendError, setBackend } from "./lib/backend.ts";
+export type { BackendChoice, BackendName } from "./lib/backend.ts";
+export { mod4, rot90, rotP4 } from "./lib/group.ts";
+export {
+  buildModel,
+  countParams,
+  createModel,
+  MODEL_NAMES,
+  ModelConfigError,
+  modelConfig,
+  parseModelConfig,
+  presets,
+} from "./lib/models.ts";
+export type { CreateModelOptions, ModelConfig, ModelName, Preset } from "./lib/models.ts";
+export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
+export type { CheckpointMeta, LoadedCheckpoint } from "./lib/checkpoint.ts";
+export {
+  binEdges,
+  P4BatchNorm,
+  P4Conv2D,
+  P4LiftConv2D,
+  P4Pool,
+  P4SpatialPyramidPool,
+  SpatialPyramidPool,
+  Standardize,
+  SymmetricMaxPool2D,
+} from "./layers/mod.ts";
