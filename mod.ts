@@ -23,8 +23,8 @@ export {
   countParams,
   createModel,
   MODEL_NAMES,
-  ModelConfigError,
   modelConfig,
+  ModelConfigError,
   parseModelConfig,
   presets,
 } from "./lib/models.ts";

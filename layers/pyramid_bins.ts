@@ -12,7 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 /** [start, end) of each of the L bins over an axis of length n. */
 export function binEdges(n: number, levels: number): [number, number][] {
   if (n < levels) {
-    throw new RangeError(`Spatial pyramid level ${levels} needs a map of at least ${levels} pixels per side, got ${n}`);
+    throw new RangeError(
+      `Spatial pyramid level ${levels} needs a map of at least ${levels} pixels per side, got ${n}`,
+    );
   }
   return Array.from({ length: levels }, (_, b) => [
     Math.floor((b * n) / levels),
@@ -34,10 +36,13 @@ export function pyramidLevel(x: tf.Tensor4D, level: number, mode: "max" | "mean"
     const rows = binEdges(h, level);
     const cols = binEdges(w, level);
     const grid = rows.map(([r0, r1]) =>
-      tf.stack(cols.map(([c0, c1]) => {
-        const bin = x.slice([0, r0, c0, 0], [-1, r1 - r0, c1 - c0, -1]);
-        return mode === "max" ? bin.max([1, 2]) : bin.mean([1, 2]);
-      }), 1)
+      tf.stack(
+        cols.map(([c0, c1]) => {
+          const bin = x.slice([0, r0, c0, 0], [-1, r1 - r0, c1 - c0, -1]);
+          return mode === "max" ? bin.max([1, 2]) : bin.mean([1, 2]);
+        }),
+        1,
+      )
     );
     return tf.stack(grid, 1) as tf.Tensor4D;
   });

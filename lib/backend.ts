@@ -50,7 +50,7 @@ function probeAdapter(): Promise<AdapterProbe> {
       const description = [info.description, info.vendor, info.architecture, info.device]
         .filter((s) => s && s !== "0").join(" / ");
       const software = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })
-        .isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|softpipe|software/i
+            .isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|softpipe|software/i
         .test(description);
       return { adapter, description, software };
     } catch (e) {

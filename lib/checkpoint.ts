@@ -87,7 +87,9 @@ export async function saveCheckpoint(
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler((a) => {
     artifacts = a;
-    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
   }));
   if (!artifacts?.weightData || !artifacts.weightSpecs) {
     throw new CheckpointError(`Could not serialise the model for ${dir}`);

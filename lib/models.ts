@@ -209,7 +209,10 @@ export function createModel(name: ModelName, options: CreateModelOptions = {}): 
 
 /** Number of trainable parameters (what PyTorch counts; BN moving statistics excluded). */
 export function countParams(model: tf.LayersModel): number {
-  return model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  return model.trainableWeights.reduce(
+    (s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1),
+    0,
+  );
 }
 
 /** Smallest input side a config accepts: each pool halves (rounding up), SPP needs ≥ L. */

@@ -146,7 +146,8 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const backend = b as Backend;
       const { x, dy } = inputs as { x: Info; dy: Info };
       const a = attrs as Attrs;
       return conv2dBackpropFilter(
@@ -161,7 +162,8 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({
     kernelName: "DepthwiseConv2dNativeBackpropInput",
     backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const backend = b as Backend;
       const { dy, filter } = inputs as { dy: Info; filter: Info };
       const a = attrs as Attrs;
       const full = blockDiagonal(backend, filter);
@@ -179,7 +181,8 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({
     kernelName: "DepthwiseConv2dNativeBackpropFilter",
     backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const backend = b as Backend;
       const { x, dy } = inputs as { x: Info; dy: Info };
       const a = attrs as Attrs;
       const [kh, kw, c, m] = a.filterShape as [number, number, number, number];
