@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { roll, rotPlane } from "../lib/group.ts";
+import { rollLast, rotPlane } from "../lib/group.ts";
 import { checkLevels, pyramidLevel } from "./pyramid_bins.ts";
 
 /** Reductions over each orbit of (bin, rotation) pairs. */
@@ -96,7 +96,7 @@ export class P4SpatialPyramidPool extends tf.layers.Layer {
         for (const level of this.levels) {
           const f = pyramidLevel(x, level, this.mode).reshape([n, level, level, c4 / 4, 4]);
           // G_g(b, s) = F(g·b, s + g): turn the bin grid by −g, roll the rotations by −g.
-          const orbit = tf.stack([0, 1, 2, 3].map((g) => roll(rotPlane(f, -g, 1), -g, 4)));
+          const orbit = tf.stack([0, 1, 2, 3].map((g) => rollLast(rotPlane(f, -g, 1), -g)));
           const m = reduction === "max" ? orbit.max(0) : orbit.mean(0);
           parts.push(orbitRepresentatives(m, level));
         }

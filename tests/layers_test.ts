@@ -416,3 +416,27 @@ Deno.test("P4SpatialPyramidPool is exactly invariant to 90° turns at every leve
   await assertRoundTrip(layer, f);
   assert.equal(tensorDelta(() => apply(layer, f)), 0);
 });
+
+Deno.test("filter-bank gradients equal finite differences (the bank is linear in the kernel)", () => {
+  for (const layer of [new P4LiftConv2D({ filters: 2 }), new P4Conv2D({ filters: 2 })]) {
+    const cin = layer instanceof P4Conv2D ? 8 : 3;
+    const x = randomTensor<tf.Rank.R4>([2, 5, 5, cin], 31);
+    const probe = randomTensor([2, 5, 5, 8], 32);
+    apply(layer, x);
+    const kernel = layer.trainableWeights[0];
+    const f = () => (apply(layer, x).mul(probe).sum() as tf.Scalar);
+    const { grads } = tf.variableGrads(f, [kernel.read() as tf.Variable]);
+    const g = Object.values(grads)[0].dataSync();
+    const w0 = kernel.read().clone();
+    const flat = w0.dataSync();
+    for (const j of [0, 7, flat.length - 1, Math.floor(flat.length / 2)]) {
+      const bumped = flat.slice();
+      bumped[j] += 1;
+      kernel.write(tf.tensor(bumped, w0.shape));
+      const up = f().dataSync()[0];
+      kernel.write(w0);
+      const fd = up - f().dataSync()[0];
+      assert.ok(Math.abs(fd - g[j]) < 1e-2 * Math.max(1, Math.abs(g[j])), `${j}: ${fd} vs ${g[j]}`);
+    }
+  }
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import {
+  CheckpointError,
+  countParams,
+  createModel,
+  loadCheckpoint,
+  MODEL_NAMES,
+  modelConfig,
+  ModelConfigError,
+  parseModelConfig,
+  presets,
+  rot90,
+  saveCheckpoint,
+} from "../mod.ts";
+import type { CheckpointMeta } from "../mod.ts";
+import { maxAbsDiff, randomTensor, tensorDelta, useBackend } from "./helpers.ts";
+
+await useBackend("wasm");
+
+const probs = (m: tf.LayersModel, x: tf.Tensor) => tf.softmax(m.predict(x) as tf.Tensor);
+
+/** A few Adam steps on a fixed batch; returns the losses. */
+function trainSteps(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, steps: number): number[] {
+  const opt = tf.train.adam(0.01);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const loss = opt.minimize(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, true)!;
+    losses.push(loss.dataSync()[0]);
+    loss.dispose();
+  }
+  opt.dispose();
+  return losses;
+}
+
+function meta(model: tf.LayersModel, name: "baseline" | "symmetric") {
+  return {
+    model: name,
+    config: modelConfig(name, { preset: "tiny", numClasses: 10 }),
+    dataset: { name: "synthetic", source: "test", classNames: [...Array(10).keys()].map(String) },
+    epoch: 1,
+    history: [{ epoch: 1, trainLoss: 1 }],
+    backend: "wasm",
+    params: countParams(model),
+  } satisfies Partial<CheckpointMeta>;
+}
+
+for (const name of MODEL_NAMES) {
+  Deno.test(`${name}: builds, trains a step that lowers the loss, reloads to identical outputs`, async () => {
+    const model = createModel(name, { preset: "tiny", numClasses: 10 });
+    const x = randomTensor<tf.Rank.R4>([8, 16, 16, 3], 1).add(1).div(2);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32"), 10);
+    assert.deepEqual((model.predict(x) as tf.Tensor).shape, [8, 10]);
+    const losses = trainSteps(model, x, y, 8);
+    assert.ok(losses.at(-1)! < losses[0], `loss ${losses[0]} -> ${losses.at(-1)}`);
+    const dir = await Deno.makeTempDir();
+    await saveCheckpoint(`${dir}/${name}`, model, { meta: meta(model, name) });
+    const loaded = await loadCheckpoint(`${dir}/${name}`);
+    assert.equal(
+      maxAbsDiff(model.predict(x) as tf.Tensor, loaded.model.predict(x) as tf.Tensor),
+      0,
+    );
+    assert.equal(loaded.meta.config.model, name);
+    assert.equal(tensorDelta(() => model.predict(x)), 0);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("parameter counts of baseline and symmetric agree within 10% in every preset", () => {
+  for (const preset of Object.keys(presets)) {
+    for (const numClasses of [10, 100]) {
+      const b = countParams(createModel("baseline", { preset, numClasses }));
+      const s = countParams(createModel("symmetric", { preset, numClasses }));
+      assert.ok(Math.abs(s / b - 1) <= 0.1, `${preset}/${numClasses}: ${b} vs ${s}`);
+    }
+  }
+});
+
+Deno.test("reference preset has exactly the PyTorch reference trunks' parameter counts", () => {
+  // torch_reference.py: convs (bias-free) + BN γ, β + linear. Baseline: Σ 9·cin·cout over
+  // 3→32→32→64→64→128→128 = 286,560, BN 2·448 = 896, linear 128·100 + 100 = 12,900.
+  // Symmetric: lift 9·3·16 + group convs 9·4·cin·cout = 286,128, BN3d 2·224 = 448, linear 6,500.
+  assert.equal(countParams(createModel("baseline", { preset: "reference" })), 300_356);
+  assert.equal(countParams(createModel("symmetric", { preset: "reference" })), 293_076);
+});
+
+Deno.test("symmetric probabilities are invariant to 90° turns; baseline's are not", () => {
+  const x = randomTensor<tf.Rank.R4>([4, 32, 32, 3], 3).add(1).div(2) as tf.Tensor4D;
+  const y = tf.oneHot(tf.tensor1d([1, 2, 3, 4], "int32"), 10);
+  for (const preset of ["tiny", "reference"]) {
+    const sym = createModel("symmetric", { preset, numClasses: 10 });
+    const base = createModel("baseline", { preset, numClasses: 10 });
+    for (const trained of [false, true]) {
+      if (trained) {
+        trainSteps(sym, x, y, 3);
+        trainSteps(base, x, y, 3);
+      }
+      for (let k = 1; k < 4; k++) {
+        const ds = maxAbsDiff(probs(sym, x), probs(sym, rot90(x, k)));
+        assert.ok(ds <= 1e-4, `${preset} trained=${trained} k=${k}: ${ds}`);
+        // Logits: a trained baseline's probabilities can saturate to the same one-hot vector.
+        const db = maxAbsDiff(base.predict(x) as tf.Tensor, base.predict(rot90(x, k)) as tf.Tensor);
+        assert.ok(db > 1e-2, `baseline should not be invariant (${db})`);
+      }
+    }
+  }
+});
+
+Deno.test("symmetric model accepts other input sizes and stays invariant on odd ones", () => {
+  const sym = createModel("symmetric", { preset: "tiny", numClasses: 5 });
+  for (const size of [24, 30, 33]) {
+    const x = randomTensor<tf.Rank.R4>([2, size, size, 3], size) as tf.Tensor4D;
+    assert.deepEqual((sym.predict(x) as tf.Tensor).shape, [2, 5]);
+    assert.ok(maxAbsDiff(probs(sym, x), probs(sym, rot90(x, 1))) <= 1e-4, `size ${size}`);
+  }
+});
+
+Deno.test("a bad model config fails with a message naming the field", () => {
+  const good = modelConfig("symmetric", { preset: "tiny" });
+  assert.throws(() => parseModelConfig({ ...good, widths: [4, -1] }), /widths\.1/);
+  assert.throws(() => parseModelConfig({ ...good, kernelSize: 4 }), /kernelSize/);
+  assert.throws(() => parseModelConfig({ ...good, head: "flatten" }), /head/);
+  assert.throws(() => createModel("symmetric", { preset: "huge" }), ModelConfigError);
+  assert.throws(() => createModel("symmetric", { preset: "huge" }), /Unknown preset "huge"/);
+  assert.throws(
+    () => createModel("baseline", { normalization: { mean: [0], std: [1] } }),
+    /normalization/,
+  );
+});
+
+Deno.test("a corrupt checkpoint is refused naming the file; an interrupted save recovers", async () => {
+  const model = createModel("baseline", { preset: "tiny", numClasses: 10 });
+  const dir = await Deno.makeTempDir();
+  const ck = `${dir}/baseline`;
+  await saveCheckpoint(ck, model, { meta: meta(model, "baseline") });
+  const weights = await Deno.readFile(`${ck}/weights.bin`);
+  weights[10] ^= 0xff;
+  await Deno.writeFile(`${ck}/weights.bin`, weights);
+  await assert.rejects(
+    loadCheckpoint(ck),
+    (e: Error) =>
+      e instanceof CheckpointError && e.message.includes("weights.bin") &&
+      e.message.includes("SHA-256"),
+  );
+  await Deno.writeTextFile(`${ck}/meta.json`, "{ not json");
+  await assert.rejects(loadCheckpoint(ck), /meta\.json: not valid JSON/);
+  await assert.rejects(loadCheckpoint(`${dir}/missing`), /meta\.json: file not found/);
+  // A kill between "rename dir -> dir.old" and "rename dir.tmp -> dir" leaves only .old.
+  await saveCheckpoint(ck, model, { meta: meta(model, "baseline") });
+  await Deno.rename(ck, `${ck}.old`);
+  const loaded = await loadCheckpoint(ck);
+  assert.equal(loaded.meta.model, "baseline");
+  await Deno.remove(dir, { recursive: true });
+});
