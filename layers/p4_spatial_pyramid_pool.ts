@@ -39,18 +39,23 @@ export interface P4SpatialPyramidPoolArgs {
   batchInputShape?: (number | null)[];
 }
 
-/** Keeps one bin per orbit of M [N, L, L, C, 4] -> [N, L²·C]. */
+/**
+ * Keeps one bin per orbit of M [N, L, L, C, 4] -> [N, L²·C]. Slices run on rank-4 views
+ * (webgpu's gradient of a rank-5 slice is wrong in tfjs 4.22, found by tests/backends_test.ts).
+ */
 function orbitRepresentatives(m: tf.Tensor, level: number): tf.Tensor {
   const [n, , , c] = m.shape;
+  const m4 = m.reshape([n, level, level, c * 4]);
   if (level % 2 === 0) {
     const q = level / 2;
-    return m.slice([0, 0, 0, 0, 0], [n, q, q, c, 4]).reshape([n, -1]);
+    return m4.slice([0, 0, 0, 0], [n, q, q, c * 4]).reshape([n, -1]);
   }
   const h = (level - 1) / 2;
   // The centre bin is fixed by every turn, so M(centre, s) is the same for all s: keep s = 0.
-  const centre = m.slice([0, h, h, 0, 0], [n, 1, 1, c, 1]).reshape([n, -1]);
+  const centre = m4.slice([0, h, h, 0], [n, 1, 1, c * 4]).reshape([n, c, 4])
+    .slice([0, 0, 0], [n, c, 1]).reshape([n, c]);
   if (h === 0) return centre;
-  const block = m.slice([0, 0, 0, 0, 0], [n, h, h + 1, c, 4]).reshape([n, -1]);
+  const block = m4.slice([0, 0, 0, 0], [n, h, h + 1, c * 4]).reshape([n, -1]);
   return tf.concat([block, centre], 1);
 }
 
@@ -94,9 +99,11 @@ export class P4SpatialPyramidPool extends tf.layers.Layer {
       const parts: tf.Tensor[] = [];
       for (const reduction of reductions) {
         for (const level of this.levels) {
-          const f = pyramidLevel(x, level, this.mode).reshape([n, level, level, c4 / 4, 4]);
+          const f = pyramidLevel(x, level, this.mode); // [N, L, L, C·4]
           // G_g(b, s) = F(g·b, s + g): turn the bin grid by −g, roll the rotations by −g.
-          const orbit = tf.stack([0, 1, 2, 3].map((g) => rollLast(rotPlane(f, -g, 1), -g)));
+          // (Turned as a rank-4 tensor: webgpu's Reverse fails on rank 5 in tfjs 4.22.)
+          const split = (t: tf.Tensor) => t.reshape([n, level, level, c4 / 4, 4]);
+          const orbit = tf.stack([0, 1, 2, 3].map((g) => rollLast(split(rotPlane(f, -g, 1)), -g)));
           const m = reduction === "max" ? orbit.max(0) : orbit.mean(0);
           parts.push(orbitRepresentatives(m, level));
         }

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
+import { registerWasmPoolKernels } from "./wasm_pool_kernels.ts";
 
 /** Backend names a user may ask for. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -84,7 +85,10 @@ function registerWebGPU(adapter: GPUAdapter): void {
 }
 
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
-  if (name === "wasm") registerWasmTrainingKernels();
+  if (name === "wasm") {
+    registerWasmTrainingKernels();
+    registerWasmPoolKernels();
+  }
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);

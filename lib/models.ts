@@ -70,8 +70,9 @@ export const presets: Record<string, Preset> = {
     sppLevels: [1, 2],
   },
   small: {
-    description: "the default: CPU-sized, three stages of two convs, SPP head {1, 2, 4}",
-    widths: { baseline: [32, 64, 128], symmetric: [16, 32, 64] },
+    description:
+      "the default: CPU-sized (a quarter of the reference trunk's FLOPs), three stages of two convs, SPP head {1, 2, 4}",
+    widths: { baseline: [16, 32, 64], symmetric: [8, 16, 32] },
     convsPerStage: 2,
     head: "spp",
     sppLevels: [1, 2, 4],

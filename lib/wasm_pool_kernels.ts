@@ -1,0 +1,86 @@
+/**
+ * A correct `MaxPoolGrad` for tfjs-backend-wasm 4.22, whose own kernel drops gradient for
+ * some windows: on an 8×8 map with 2×2/2 pooling and dy = 1 it routes 14 of 16 ones
+ * (measured 2026-11 against the cpu backend; cf. tfjs#5920). This one scans each window on
+ * the host and sends dy to the first maximum, as the cpu backend does. It is O(N·H·W·C·k²)
+ * plain arithmetic, a few ms per pooling layer at the sizes symlab trains.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Info = tf.TensorInfo;
+interface WasmBackend {
+  readSync(dataId: object): Float32Array;
+  makeOutput(shape: number[], dtype: "float32", offset?: number, values?: Float32Array): Info;
+}
+
+/** dx of max pooling: dy routed to the first maximum of each window. */
+export function maxPoolGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  info: ReturnType<typeof tf.backend_util.computePool2DInfo>,
+): Float32Array {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  const dx = new Float32Array(x.length);
+  for (let n = 0; n < batchSize; n++) {
+    const xBase = n * inHeight * inWidth * c;
+    for (let i = 0; i < outHeight; i++) {
+      const r0 = i * sh - top;
+      for (let j = 0; j < outWidth; j++) {
+        const c0 = j * sw - left;
+        const dyBase = ((n * outHeight + i) * outWidth + j) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity, at = -1;
+          for (let a = Math.max(r0, 0); a < Math.min(r0 + fh, inHeight); a++) {
+            for (let b = Math.max(c0, 0); b < Math.min(c0 + fw, inWidth); b++) {
+              const k = xBase + (a * inWidth + b) * c + ch;
+              if (x[k] > best || at < 0) {
+                best = x[k];
+                at = k;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += dy[dyBase + ch];
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+let registered = false;
+
+/** Replaces wasm's MaxPoolGrad with {@linkcode maxPoolGrad} (idempotent). */
+export function registerWasmPoolKernels(): void {
+  if (registered) return;
+  registered = true;
+  const shipped = tf.getKernel("MaxPoolGrad", "wasm");
+  if (shipped) tf.unregisterKernel("MaxPoolGrad", "wasm");
+  tf.registerKernel({
+    kernelName: "MaxPoolGrad",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, input } = inputs as { dy: Info; input: Info };
+      const a = attrs as {
+        filterSize: [number, number] | number;
+        strides: [number, number] | number;
+        pad: "valid" | "same" | number;
+        dimRoundingMode?: "floor" | "round" | "ceil";
+      };
+      const info = tf.backend_util.computePool2DInfo(
+        input.shape as [number, number, number, number],
+        a.filterSize,
+        a.strides,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+      );
+      const wasm = backend as unknown as WasmBackend;
+      const dx = maxPoolGrad(wasm.readSync(input.dataId), wasm.readSync(dy.dataId), info);
+      return wasm.makeOutput(input.shape, "float32", undefined, dx);
+    },
+  });
+}
