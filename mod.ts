@@ -32,6 +32,7 @@ export type { CreateModelOptions, ModelConfig, ModelName, Preset } from "./lib/m
 export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
 export type { CheckpointMeta, LoadedCheckpoint } from "./lib/checkpoint.ts";
 export {
+  BatchNorm,
   binEdges,
   P4BatchNorm,
   P4Conv2D,

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { P4BatchNorm } from "./p4_batch_norm.ts";
+import { BatchNorm, P4BatchNorm } from "./batch_norm.ts";
 import { P4Conv2D } from "./p4_conv.ts";
 import { P4LiftConv2D } from "./p4_lift_conv.ts";
 import { P4Pool } from "./p4_pool.ts";
@@ -15,6 +15,7 @@ import { Standardize } from "./standardize.ts";
 import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
 
 export {
+  BatchNorm,
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
@@ -24,7 +25,7 @@ export {
   Standardize,
   SymmetricMaxPool2D,
 };
-export type { P4BatchNormArgs } from "./p4_batch_norm.ts";
+export type { BatchNormArgs } from "./batch_norm.ts";
 export type { P4ConvArgs } from "./p4_conv_base.ts";
 export type { P4PoolArgs } from "./p4_pool.ts";
 export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
@@ -37,6 +38,7 @@ for (
   const cls of [
     P4LiftConv2D,
     P4Conv2D,
+    BatchNorm,
     P4BatchNorm,
     P4Pool,
     SpatialPyramidPool,

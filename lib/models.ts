@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import {
+  BatchNorm,
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
@@ -172,7 +173,7 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
           useBias: false,
           kernelInitializer: "heNormal",
         }));
-        model.add(tf.layers.batchNormalization({ momentum: config.bnMomentum, epsilon: 1e-5 }));
+        model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
       }
       model.add(tf.layers.reLU());
     }

@@ -25,26 +25,33 @@ export function maxPoolGrad(
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const { top, left } = info.padInfo;
   const dx = new Float32Array(x.length);
+  // Channels innermost: contiguous reads, one running max per channel.
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
   for (let n = 0; n < batchSize; n++) {
     const xBase = n * inHeight * inWidth * c;
     for (let i = 0; i < outHeight; i++) {
       const r0 = i * sh - top;
+      const [a0, a1] = [Math.max(r0, 0), Math.min(r0 + fh, inHeight)];
       for (let j = 0; j < outWidth; j++) {
         const c0 = j * sw - left;
-        const dyBase = ((n * outHeight + i) * outWidth + j) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity, at = -1;
-          for (let a = Math.max(r0, 0); a < Math.min(r0 + fh, inHeight); a++) {
-            for (let b = Math.max(c0, 0); b < Math.min(c0 + fw, inWidth); b++) {
-              const k = xBase + (a * inWidth + b) * c + ch;
-              if (x[k] > best || at < 0) {
-                best = x[k];
-                at = k;
+        const [b0, b1] = [Math.max(c0, 0), Math.min(c0 + fw, inWidth)];
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let a = a0; a < a1; a++) {
+          for (let b = b0; b < b1; b++) {
+            const k = xBase + (a * inWidth + b) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[k + ch];
+              if (v > best[ch] || at[ch] < 0) {
+                best[ch] = v;
+                at[ch] = k + ch;
               }
             }
           }
-          if (at >= 0) dx[at] += dy[dyBase + ch];
         }
+        const dyBase = ((n * outHeight + i) * outWidth + j) * c;
+        for (let ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += dy[dyBase + ch];
       }
     }
   }
