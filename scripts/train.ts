@@ -1,0 +1,203 @@
+/**
+ * `deno task train`: trains the baseline and the symmetric model with one recipe and writes
+ * checkpoints + per-epoch metrics (the paper's Fig. 2 curves). Run with --help for flags.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type BackendName, setBackend } from "../lib/backend.ts";
+import { loadDataset } from "../lib/data/mod.ts";
+import { formatDuration } from "../lib/progress.ts";
+import {
+  modelsToTrain,
+  TRAIN_DEFAULTS,
+  trainModel,
+  type TrainOptions,
+  TrainOptionsSchema,
+} from "../lib/train.ts";
+
+const D = TRAIN_DEFAULTS;
+const HELP = `Usage: deno task train [flags]
+
+Trains the baseline CNN and the symmetric CNN (P4 group convs + invariant SPP) with the same
+recipe; writes <out>/<model>/{model.json,weights.bin,meta.json,metrics.jsonl} after every
+epoch (and <out>/<model>-best/ for the best test accuracy).
+
+  --model NAME         baseline | symmetric | both (default ${D.model})
+  --dataset NAME       auto | cifar100 | cifar10 | fashion-mnist | synthetic (default auto:
+                       CIFAR-100 if cached or downloadable, else the embedded synthetic set)
+  --data-dir DIR       an already extracted dataset (works offline)
+  --cache-dir DIR      download cache (default $SYMLAB_CACHE or ~/.cache/symlab)
+  --preset NAME        tiny | small | paper | reference (default ${D.preset})
+  --epochs N           (default ${D.epochs})
+  --batch-size N       (default ${D.batchSize})
+  --optimizer NAME     sgd (Nesterov momentum) | adam (default ${D.optimizer})
+  --lr X               peak learning rate (default ${D.lr}; try 0.002 with adam)
+  --momentum X         SGD momentum (default ${D.momentum})
+  --schedule NAME      onecycle | cosine | constant (default ${D.schedule})
+  --weight-decay X     L2 on kernels for SGD, decoupled (AdamW) for Adam (default ${D.weightDecay})
+  --augment NAME       none | shift | shift+rot90 | shift+rotate (default ${D.augment}); the
+                       rotations compare "augmentation vs built-in symmetry"
+  --seed N             data order, augmentation and init (default ${D.seed})
+  --backend NAME       auto | wasm | webgpu | cpu (default auto)
+  --out DIR            checkpoint directory (default ${D.out})
+  --resume             continue from <out>/<model>/ (weights, optimizer, position in epoch)
+  --limit N            train on the first N images only (0 = all)
+  --eval-limit N       test images used for the per-epoch metrics (default ${D.evalLimit}; 0 = all)
+  --quick              a one-minute demonstration: synthetic data, 2,000 images, 2 epochs
+  --help               this text
+
+Ctrl-C finishes the current batch, saves a resumable checkpoint and exits 0.`;
+
+/** Parses argv into validated options; throws an Error with a one-line message. */
+export function parseTrainArgs(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      model: { type: "string" },
+      dataset: { type: "string" },
+      "data-dir": { type: "string" },
+      "cache-dir": { type: "string" },
+      preset: { type: "string" },
+      epochs: { type: "string" },
+      "batch-size": { type: "string" },
+      optimizer: { type: "string" },
+      lr: { type: "string" },
+      momentum: { type: "string" },
+      schedule: { type: "string" },
+      "weight-decay": { type: "string" },
+      augment: { type: "string" },
+      seed: { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      resume: { type: "boolean" },
+      limit: { type: "string" },
+      "eval-limit": { type: "string" },
+      quick: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  const num = (flag: string, v: string | undefined, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n)) {
+      throw new Error(`--${flag}: expected a number, got "${v}"`);
+    }
+    return n;
+  };
+  const quick = values.quick === true;
+  const raw = {
+    model: values.model ?? D.model,
+    preset: values.preset ?? D.preset,
+    epochs: num("epochs", values.epochs, quick ? 2 : D.epochs),
+    batchSize: num("batch-size", values["batch-size"], D.batchSize),
+    optimizer: values.optimizer ?? D.optimizer,
+    lr: num("lr", values.lr, D.lr),
+    momentum: num("momentum", values.momentum, D.momentum),
+    schedule: values.schedule ?? D.schedule,
+    weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay),
+    augment: values.augment ?? D.augment,
+    seed: num("seed", values.seed, D.seed),
+    out: values.out ?? D.out,
+    resume: values.resume ?? D.resume,
+    limit: num("limit", values.limit, quick ? 2000 : D.limit),
+    evalLimit: num("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
+  };
+  const parsed = TrainOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const flag = String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new Error(
+      `--${flag}: ${issue.message} (got ${JSON.stringify(raw[issue.path[0] as keyof typeof raw])})`,
+    );
+  }
+  const datasets = ["auto", "cifar100", "cifar10", "fashion-mnist", "synthetic"];
+  const dataset = values.dataset ?? (quick ? "synthetic" : "auto");
+  if (!datasets.includes(dataset)) {
+    throw new Error(`--dataset: expected one of ${datasets.join(", ")}, got "${dataset}"`);
+  }
+  const backend = values.backend ?? "auto";
+  if (!["auto", "wasm", "webgpu", "cpu"].includes(backend)) {
+    throw new Error(`--backend: expected auto, wasm, webgpu or cpu, got "${backend}"`);
+  }
+  return {
+    help: values.help === true,
+    options: parsed.data as TrainOptions,
+    dataset: dataset as "auto",
+    dataDir: values["data-dir"],
+    cacheDir: values["cache-dir"],
+    backend: backend as BackendName,
+  };
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseTrainArgs(Deno.args);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\nRun with --help for the flags.`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const { options } = args;
+  const backend = await setBackend(args.backend);
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  const { dataset, reason } = await loadDataset({
+    name: args.dataset,
+    dataDir: args.dataDir,
+    cacheDir: args.cacheDir,
+    seed: options.seed,
+    log: (line) => console.log(line),
+  });
+  console.log(`dataset: ${dataset.name} (${reason})`);
+  console.log(
+    `         ${dataset.train.count} train / ${dataset.test.count} test images, ` +
+      `${dataset.train.height}×${dataset.train.width}×${dataset.train.channels}, ${dataset.classNames.length} classes`,
+  );
+
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) {
+      console.error("\nsecond interrupt: exiting now (the last complete checkpoint is intact)");
+      Deno.exit(130);
+    }
+    console.error("\ninterrupt: finishing the current batch and saving (Ctrl-C again to quit now)");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  const started = performance.now();
+  try {
+    for (const name of modelsToTrain(options.model)) {
+      const result = await trainModel(
+        name,
+        dataset,
+        options,
+        { backend: `${backend.name}: ${backend.reason}`, reason },
+        { signal: controller.signal },
+      );
+      if (result.interrupted) return 0;
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  console.log(
+    `done in ${
+      formatDuration((performance.now() - started) / 1000)
+    }; checkpoints in ${options.out}/ ` +
+      `(serve them with: deno task serve; evaluate with: deno task eval)`,
+  );
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { loadDataset } from "../lib/data/mod.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
+import {
+  learningRate,
+  TRAIN_DEFAULTS,
+  TrainingError,
+  trainModel,
+  type TrainOptions,
+} from "../lib/train.ts";
+import { parseTrainArgs } from "../scripts/train.ts";
+import { useBackend } from "./helpers.ts";
+
+await useBackend("wasm");
+
+const { dataset } = await loadDataset({
+  name: "synthetic",
+  seed: 3,
+  syntheticTrain: 320,
+  syntheticTest: 64,
+});
+
+function options(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...TRAIN_DEFAULTS,
+    preset: "tiny",
+    epochs: 2,
+    batchSize: 32,
+    lr: 0.05,
+    limit: 256,
+    evalLimit: 64,
+    out,
+    ...extra,
+  } as TrainOptions;
+}
+
+const quiet = { log: () => {}, progress: false };
+const context = { backend: "wasm" };
+
+Deno.test("one-cycle and cosine schedules have the documented shape", () => {
+  const o = { lr: 1, schedule: "onecycle" as const };
+  assert.ok(Math.abs(learningRate(o, 0) - 0.1) < 1e-9);
+  assert.ok(Math.abs(learningRate(o, 0.15) - 1) < 1e-9);
+  assert.ok(learningRate(o, 1) < 0.002);
+  const c = { lr: 1, schedule: "cosine" as const };
+  for (let t = 0; t < 1; t += 0.1) assert.ok(learningRate(c, t + 0.1) <= learningRate(c, t));
+  assert.equal(learningRate({ lr: 0.3, schedule: "constant" }, 0.7), 0.3);
+});
+
+Deno.test("train flags: defaults, --quick, and one-line errors that name the flag", () => {
+  const d = parseTrainArgs([]);
+  assert.equal(d.options.epochs, TRAIN_DEFAULTS.epochs);
+  assert.equal(d.dataset, "auto");
+  const q = parseTrainArgs(["--quick"]);
+  assert.equal(q.dataset, "synthetic");
+  assert.equal(q.options.limit, 2000);
+  assert.throws(
+    () => parseTrainArgs(["--epochs", "two"]),
+    /--epochs: expected a number, got "two"/,
+  );
+  assert.throws(() => parseTrainArgs(["--epochs", "0"]), /--epochs/);
+  assert.throws(() => parseTrainArgs(["--model", "resnet"]), /--model/);
+  assert.throws(() => parseTrainArgs(["--preset", "huge"]), /--preset: expected one of tiny/);
+  assert.throws(() => parseTrainArgs(["--dataset", "mnist"]), /--dataset: expected one of/);
+  assert.throws(() => parseTrainArgs(["--backend", "tpu"]), /--backend/);
+  assert.throws(() => parseTrainArgs(["--batch-size", "-1"]), /--batch-size/);
+  assert.throws(() => parseTrainArgs(["--bogus"]), /bogus/);
+});
+
+Deno.test("trainModel writes per-epoch metrics and checkpoints with steady memory", async () => {
+  const out = await Deno.makeTempDir();
+  const result = await trainModel("symmetric", dataset, options(out), context, quiet);
+  assert.equal(result.epochs.length, 2);
+  for (
+    const key of ["trainLoss", "trainAcc", "testAcc", "perturbedAcc", "rotatedAcc", "imgPerSec"]
+  ) {
+    assert.equal(typeof result.epochs[0][key], "number", key);
+  }
+  const lines = (await Deno.readTextFile(`${out}/symmetric/metrics.jsonl`)).trim().split("\n");
+  assert.equal(lines.length, 2);
+  assert.equal(JSON.parse(lines[1]).epoch, 2);
+  const { meta } = await loadCheckpoint(`${out}/symmetric`);
+  assert.equal(meta.epoch, 2);
+  assert.equal(meta.dataset.name, "synthetic");
+  await Deno.stat(`${out}/symmetric-best/weights.bin`);
+  assert.equal(new Set(result.tensorsAfterEpoch).size, 1, `${result.tensorsAfterEpoch}`);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("an interrupted run resumed with --resume gives the same curve and weights", async () => {
+  const straight = await Deno.makeTempDir();
+  const full = await trainModel("baseline", dataset, options(straight), context, quiet);
+  const split = await Deno.makeTempDir();
+  const stop = new AbortController();
+  stop.abort(); // stops after the first batch, as Ctrl-C would
+  const first = await trainModel("baseline", dataset, options(split), context, {
+    ...quiet,
+    signal: stop.signal,
+  });
+  assert.equal(first.interrupted, true);
+  const saved = await loadCheckpoint(`${split}/baseline`);
+  assert.deepEqual((saved.meta.training as { state: { batch: number } }).state.batch, 1);
+  const resumed = await trainModel(
+    "baseline",
+    dataset,
+    options(split, { resume: true }),
+    context,
+    quiet,
+  );
+  assert.equal(resumed.epochs.length, 2);
+  for (let e = 0; e < 2; e++) {
+    for (const key of ["trainLoss", "trainAcc", "testAcc", "perturbedAcc", "rotatedAcc"]) {
+      const [a, b] = [full.epochs[e][key] as number, resumed.epochs[e][key] as number];
+      assert.ok(Math.abs(a - b) < 1e-5, `epoch ${e + 1} ${key}: ${a} vs ${b}`);
+    }
+  }
+  const [wa, wb] = await Promise.all([
+    loadCheckpoint(`${straight}/baseline`),
+    loadCheckpoint(`${split}/baseline`),
+  ]);
+  const diff = wa.model.getWeights().map((w, i) =>
+    tf.max(tf.abs(w.sub(wb.model.getWeights()[i]))).dataSync()[0]
+  );
+  assert.ok(Math.max(...diff) < 1e-5, `weights differ by ${Math.max(...diff)}`);
+  await Deno.remove(straight, { recursive: true });
+  await Deno.remove(split, { recursive: true });
+});
+
+Deno.test("a non-finite loss stops training with a clear error and keeps the checkpoint", async () => {
+  const out = await Deno.makeTempDir();
+  await trainModel("baseline", dataset, options(out, { epochs: 1 }), context, quiet);
+  const { model, meta } = await loadCheckpoint(`${out}/baseline`, { withOptimizer: true });
+  // Poison one kernel, save it as a resumable checkpoint, and resume from it.
+  const weights = model.getWeights();
+  const poisoned = weights.map((w, i) => i === 0 ? w.mul(Infinity) : w);
+  model.setWeights(poisoned);
+  const { format: _f, weightsSha256: _w, createdAt: _c, optimizer: _o, ...rest } = meta;
+  const hash = await saveCheckpoint(`${out}/baseline`, model, { meta: rest });
+  await assert.rejects(
+    trainModel("baseline", dataset, options(out, { epochs: 2, resume: true }), context, quiet),
+    (e: Error) =>
+      e instanceof TrainingError && /loss became (NaN|Infinity)/.test(e.message) &&
+      e.message.includes("last good checkpoint"),
+  );
+  assert.equal((await loadCheckpoint(`${out}/baseline`)).meta.weightsSha256, hash);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("Ctrl-C during `deno task train` saves a resumable checkpoint and exits 0", async () => {
+  const out = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "scripts/train.ts",
+      "--quick",
+      "--preset",
+      "tiny",
+      "--model",
+      "baseline",
+      "--backend",
+      "wasm",
+      "--out",
+      out,
+      "--epochs",
+      "50",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const reader = child.stderr.getReader();
+  while (!/baseline epoch 1\/50 \d+\//.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += decoder.decode(value);
+  }
+  child.kill("SIGINT");
+  reader.releaseLock();
+  const status = await child.status;
+  await child.stderr.cancel().catch(() => {});
+  const stdout = decoder.decode(await new Response(child.stdout).arrayBuffer());
+  assert.equal(status.code, 0, stdout + seen);
+  assert.match(stdout, /interrupted after (batch|epoch) \d+/);
+  const { meta } = await loadCheckpoint(`${out}/baseline`);
+  assert.ok(meta.training, "resume state saved");
+  await Deno.remove(out, { recursive: true });
+});
