@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
+import { nativeDisabledByEnv, setNativeEnabled } from "./native/mod.ts";
 import { registerWasmPoolKernels } from "./wasm_pool_kernels.ts";
 
 /** Backend names a user may ask for. */
@@ -84,6 +85,18 @@ function registerWebGPU(adapter: GPUAdapter): void {
   }, 1);
 }
 
+/**
+ * On wasm, routes convolutions and matmuls to native oneDNN when it loads (lib/native/), unless
+ * SYMLAB_NATIVE=0; returns what to add to the reason either way.
+ */
+function nativeNote(): string {
+  if (nativeDisabledByEnv()) return "; native kernels off (SYMLAB_NATIVE=0)";
+  const status = setNativeEnabled(true);
+  return status.enabled
+    ? ` + ${status.label} for conv and matmul (SYMLAB_NATIVE=0 turns them off)`
+    : `; pure wasm, native kernels unavailable: ${status.reason}`;
+}
+
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
   if (name === "wasm") {
     registerWasmTrainingKernels();
@@ -121,7 +134,7 @@ export async function setBackend(name: BackendName = "auto"): Promise<BackendCho
   if (name === "cpu" || name === "wasm") {
     await activate(name);
     const reason = name === "wasm"
-      ? "requested explicitly (wasm SIMD, with symlab's training kernels registered)"
+      ? "requested explicitly (wasm SIMD, with symlab's training kernels registered)" + nativeNote()
       : "requested explicitly (plain JavaScript; slow, for reference and tests)";
     return { name, reason };
   }
@@ -152,5 +165,9 @@ export async function setBackend(name: BackendName = "auto"): Promise<BackendCho
   const why = found.adapter
     ? `the only WebGPU adapter is a software rasteriser (${found.description}), ~30× slower than wasm SIMD for convolutions`
     : `no WebGPU adapter (${found.error})`;
-  return { name: "wasm", reason: `auto: ${why}`, adapter: found.description || undefined };
+  return {
+    name: "wasm",
+    reason: `auto: ${why}${nativeNote()}`,
+    adapter: found.description || undefined,
+  };
 }

@@ -1,0 +1,263 @@
+/**
+ * Overrides of tfjs-backend-wasm kernels that run oneDNN on the wasm heap in place: the
+ * convolution passes (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) and
+ * BatchMatMul. Each override checks its inputs (float32, NHWC, supported attributes) and
+ * otherwise calls the kernel it replaced, so turning the native path off (or an unsupported
+ * call) gives exactly the pure wasm behaviour.
+ *
+ * Zero copies: a wasm tensor lives at `dataIdMap.get(dataId).memoryOffset` in the wasm
+ * module's linear memory, and oneDNN reads and writes it through a pointer into that memory.
+ * The output is allocated first (allocation may grow, i.e. move, the heap), then the pointers
+ * are taken, then oneDNN runs synchronously.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ConvGeometry, ConvPass, Dnnl } from "./dnnl.ts";
+
+type Info = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+
+/** The parts of tfjs-backend-wasm's backend used here. */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: "float32"): Info;
+  disposeData(dataId: object): boolean;
+}
+
+/** Names of the kernels this module overrides. */
+export const NATIVE_KERNELS = [
+  "Conv2D",
+  "FusedConv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+  "BatchMatMul",
+] as const;
+
+let enabled = false;
+let dnnl: Dnnl | undefined;
+/** Calls per kernel that went native / fell back, for tests and reports. */
+export const nativeCalls: Record<string, { native: number; fallback: number }> = {};
+
+/** Turns the overrides on or off (they stay registered and fall through when off). */
+export function setOverridesEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether calls currently go to oneDNN. */
+export function overridesEnabled(): boolean {
+  return enabled;
+}
+
+function count(name: string, native: boolean): void {
+  const c = nativeCalls[name] ??= { native: 0, fallback: 0 };
+  if (native) c.native++;
+  else c.fallback++;
+}
+
+/** Native pointers to tensors on the wasm heap; take them after the last allocation. */
+function pointers(backend: WasmBackend, ...infos: Info[]): Deno.PointerValue[] {
+  const base = Deno.UnsafePointer.of(backend.wasm.HEAPU8);
+  return infos.map((t) =>
+    Deno.UnsafePointer.offset(base!, backend.dataIdMap.get(t.dataId).memoryOffset)
+  );
+}
+
+function nhwc(attrs: Attrs): boolean {
+  const f = attrs.dataFormat;
+  return f === undefined || f === "NHWC" || f === "channelsLast";
+}
+
+function geometry(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+  dilations: number | [number, number] = 1,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    dilations,
+    attrs.pad as "same" | "valid" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const p = info.padInfo;
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: p.top,
+    padBottom: p.bottom,
+    padLeft: p.left,
+    padRight: p.right,
+  };
+}
+
+/** oneDNN needs every output row to read ≥ 1 real input row; tfjs allows pads past that. */
+function supported(g: ConvGeometry): boolean {
+  const size = [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+  ];
+  return size.every((s) => s > 0) && g.padTop >= 0 && g.padBottom >= 0 && g.padLeft >= 0 &&
+    g.padRight >= 0;
+}
+
+function convPass(
+  backend: WasmBackend,
+  pass: ConvPass,
+  g: ConvGeometry,
+  a: Info,
+  b: Info,
+  outShape: number[],
+): Info {
+  const out = backend.makeOutput(outShape, "float32");
+  const [pa, pb, po] = pointers(backend, a, b, out);
+  dnnl!.conv(pass, g, pa, pb, po);
+  return out;
+}
+
+type KernelFunc = tf.KernelConfig["kernelFunc"];
+
+/** Kernel bodies: return a result, or undefined to fall back to the replaced kernel. */
+const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefined> = {
+  Conv2D({ inputs, backend, attrs }) {
+    const { x, filter } = inputs as { x: Info; filter: Info };
+    const a = attrs as Attrs;
+    if (!nhwc(a) || x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+    const g = geometry(x.shape, filter.shape, a, (a.dilations as [number, number]) ?? 1);
+    if (!supported(g)) return undefined;
+    return convPass(backend as unknown as WasmBackend, "forward", g, x, filter, [
+      g.batch,
+      g.outHeight,
+      g.outWidth,
+      g.outChannels,
+    ]);
+  },
+  FusedConv2D({ inputs, backend, attrs }) {
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, Info | undefined>;
+    const a = attrs as Attrs;
+    const act = (a.activation as string | undefined) ?? "linear";
+    if (preluActivationWeights || !["linear", "relu", "relu6"].includes(act)) return undefined;
+    const conv = bodies.Conv2D({ inputs: { x: x!, filter: filter! }, backend, attrs } as never);
+    if (!conv) return undefined;
+    let y = conv;
+    const b = backend as unknown as WasmBackend;
+    const step = (name: string, inputs: Record<string, Info>) => {
+      const next = tf.getKernel(name, "wasm")!.kernelFunc({ inputs, backend, attrs: {} }) as Info;
+      b.disposeData(y.dataId);
+      y = next;
+    };
+    if (bias) step("Add", { a: y, b: bias });
+    if (act === "relu") step("Relu", { x: y });
+    if (act === "relu6") step("Relu6", { x: y });
+    return y;
+  },
+  Conv2DBackpropInput({ inputs, backend, attrs }) {
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    const a = attrs as Attrs;
+    if (!nhwc(a) || dy.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+    const inputShape = a.inputShape as number[];
+    const g = geometry(inputShape, filter.shape, a);
+    if (!supported(g)) return undefined;
+    return convPass(backend as unknown as WasmBackend, "backwardData", g, dy, filter, inputShape);
+  },
+  Conv2DBackpropFilter({ inputs, backend, attrs }) {
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    const a = attrs as Attrs;
+    if (!nhwc(a) || x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+    const filterShape = a.filterShape as number[];
+    const g = geometry(x.shape, filterShape, a, (a.dilations as [number, number]) ?? 1);
+    if (!supported(g)) return undefined;
+    return convPass(backend as unknown as WasmBackend, "backwardWeights", g, x, dy, filterShape);
+  },
+  BatchMatMul({ inputs, backend, attrs }) {
+    const { a, b } = inputs as { a: Info; b: Info };
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+    const ra = a.shape.length, rb = b.shape.length;
+    const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    if (k !== kb || m * n * k === 0) return undefined;
+    const outer = tf.backend_util.assertAndGetBroadcastShape(
+      a.shape.slice(0, -2),
+      b.shape.slice(0, -2),
+    );
+    const batch = tf.util.sizeFromShape(outer);
+    // Only plain batches or one operand shared by all (what wasm's kernel supports too).
+    if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
+    const wb = backend as unknown as WasmBackend;
+    const out = wb.makeOutput([...outer, m, n], "float32");
+    const [pa, pb, pc] = pointers(wb, a, b, out);
+    if (batchB === 1 && batch > 1 && !transposeA) {
+      // A shared B: the batch of A stacks into one (batch·M)×K matrix, one GEMM.
+      dnnl!.sgemm(false, transposeB, batch * m, n, k, pa, pb, pc);
+      return out;
+    }
+    for (let i = 0; i < batch; i++) {
+      dnnl!.sgemm(
+        transposeA,
+        transposeB,
+        m,
+        n,
+        k,
+        Deno.UnsafePointer.offset(pa!, batchA === 1 ? 0 : 4 * i * m * k),
+        Deno.UnsafePointer.offset(pb!, batchB === 1 ? 0 : 4 * i * k * n),
+        Deno.UnsafePointer.offset(pc!, 4 * i * m * n),
+      );
+    }
+    return out;
+  },
+};
+
+let registered = false;
+
+/**
+ * Wraps the wasm backend's kernels named in {@linkcode NATIVE_KERNELS} so that they run on
+ * `lib` while enabled (idempotent; call after the pure wasm kernels are registered).
+ */
+export function registerNativeKernels(lib: Dnnl): void {
+  dnnl = lib;
+  if (registered) return;
+  registered = true;
+  for (const name of NATIVE_KERNELS) {
+    const replaced = tf.getKernel(name, "wasm");
+    if (!replaced) continue;
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      setupFunc: replaced.setupFunc,
+      disposeFunc: replaced.disposeFunc,
+      kernelFunc: (args) => {
+        if (enabled) {
+          const out = bodies[name](args);
+          count(name, out !== undefined);
+          if (out) return out;
+        }
+        return replaced.kernelFunc(args);
+      },
+    });
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The optional native path: oneDNN (the library behind PyTorch's CPU convolutions) called
+ * through Deno FFI for the wasm backend's heavy kernels, multi-threaded, on the wasm heap in
+ * place. Detected on first use; pure wasm is the fallback whenever it is absent or off.
+ *
+ * - Library: `libdnnl.so.2` (Debian/Ubuntu package `libdnnl2`), or the path in
+ *   `SYMLAB_NATIVE_LIB`.
+ * - `SYMLAB_NATIVE=0` turns it off; {@linkcode setNativeEnabled} toggles it at run time.
+ * - Needs `--allow-ffi` (and `--allow-env` to read the variables; `-A` gives both).
+ *
+ * @module
+ */
+import { Dnnl } from "./dnnl.ts";
+import {
+  NATIVE_KERNELS,
+  nativeCalls,
+  overridesEnabled,
+  registerNativeKernels,
+  setOverridesEnabled,
+} from "./kernels.ts";
+
+export { NATIVE_KERNELS, nativeCalls };
+
+/** What the native path is and why it is (not) available. */
+export interface NativeStatus {
+  /** The library loaded and the kernels can run. */
+  available: boolean;
+  /** Calls currently go native (available, not disabled, and enabled on the wasm backend). */
+  enabled: boolean;
+  /** e.g. "native oneDNN 2.6.3 kernels (libdnnl.so.2)". */
+  label: string;
+  /** Why it is unavailable or disabled; empty when enabled. */
+  reason: string;
+  library?: string;
+  version?: string;
+}
+
+const DEFAULT_LIBRARIES = ["libdnnl.so.2"];
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: defaults
+  }
+}
+
+let loaded: { dnnl?: Dnnl; error?: string } | undefined;
+
+function load(): { dnnl?: Dnnl; error?: string } {
+  if (loaded) return loaded;
+  const custom = env("SYMLAB_NATIVE_LIB");
+  try {
+    loaded = { dnnl: Dnnl.open(custom ? [custom] : DEFAULT_LIBRARIES) };
+  } catch (e) {
+    const msg = (e as Error).message;
+    loaded = {
+      error: /--allow-ffi|NotCapable|PermissionDenied|Requires ffi/i.test(msg + (e as Error).name)
+        ? `no FFI permission (run with --allow-ffi or -A): ${msg}`
+        : `oneDNN not found (install the Debian package libdnnl2): ${msg}`,
+    };
+  }
+  return loaded;
+}
+
+/** Whether the user turned the native path off with `SYMLAB_NATIVE=0`. */
+export function nativeDisabledByEnv(): boolean {
+  return ["0", "false", "off", "no"].includes((env("SYMLAB_NATIVE") ?? "").toLowerCase());
+}
+
+/**
+ * Reports the native path without changing anything (loads the library on first call).
+ *
+ * @example
+ * ```ts
+ * const s = nativeStatus();
+ * console.log(s.available ? s.label : `pure wasm: ${s.reason}`);
+ * ```
+ */
+export function nativeStatus(): NativeStatus {
+  if (nativeDisabledByEnv()) {
+    return { available: false, enabled: false, label: "native off", reason: "SYMLAB_NATIVE=0" };
+  }
+  const { dnnl, error } = load();
+  if (!dnnl) return { available: false, enabled: false, label: "native off", reason: error! };
+  const file = dnnl.path.split("/").at(-1);
+  return {
+    available: true,
+    enabled: overridesEnabled(),
+    label: `native oneDNN ${dnnl.version} kernels (${file})`,
+    reason: overridesEnabled() ? "" : "available but not enabled",
+    library: dnnl.path,
+    version: dnnl.version,
+  };
+}
+
+/**
+ * Routes the wasm backend's conv and matmul kernels to oneDNN (`true`) or back to wasm
+ * (`false`). Call after the wasm training kernels are registered (`setBackend` does this).
+ * Returns the resulting status; enabling is a no-op with a reason when unavailable.
+ */
+export function setNativeEnabled(on: boolean): NativeStatus {
+  if (!on) {
+    setOverridesEnabled(false);
+    return nativeStatus();
+  }
+  const status = nativeStatus();
+  if (!status.available) return status;
+  registerNativeKernels(load().dnnl!);
+  setOverridesEnabled(true);
+  return nativeStatus();
+}
+
+/** The oneDNN implementation chosen for a conv pass (for reports), or undefined. */
+export function nativeLibrary(): Dnnl | undefined {
+  return nativeDisabledByEnv() ? undefined : load().dnnl;
+}

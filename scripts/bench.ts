@@ -1,0 +1,317 @@
+/**
+ * `deno task bench`: training and inference throughput of both models on each backend, with
+ * FLOPs, GFLOP/s, and PyTorch (peers/torch_reference.py) side by side. Prints a Markdown report
+ * ready for the README; `--out FILE` also writes it. Run with --help for flags.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { setBackend } from "../lib/backend.ts";
+import {
+  countParams,
+  createModel,
+  MODEL_NAMES,
+  modelConfig,
+  type ModelName,
+} from "../lib/models.ts";
+import { makeSteps, profileKernels, time, trunkFlops } from "../lib/profile.ts";
+import { nativeStatus, setNativeEnabled } from "../lib/native/mod.ts";
+
+const HELP = `Usage: deno task bench [flags]
+
+Measures training images/s (forward + backward + SGD-momentum step, warm-up excluded, median
+step) and inference images/s of the baseline and symmetric models, and runs PyTorch's
+reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for comparison.
+
+  --backends LIST   comma-separated: wasm (pure wasm SIMD), native (wasm + native oneDNN
+                    kernels), webgpu, cpu. Default: wasm, native when its library loads,
+                    webgpu when an adapter exists (a software adapter gets few steps)
+  --presets LIST    default reference,small
+  --models LIST     default baseline,symmetric
+  --batch N         default 64
+  --size N          input height = width, default 32
+  --classes N       default 100
+  --steps N         timed training steps per model (default 7; software WebGPU: 2)
+  --warmup N        untimed steps first (default 2; software WebGPU: 1)
+  --profile         also print per-kernel times (tf.profile) of one training step per model
+  --top N           kernels per profile table (default 10)
+  --no-torch        skip PyTorch
+  --torch-threads N threads for PyTorch (default: the number of cores)
+  --out FILE        also write the report (Markdown) to FILE
+  --help            this text`;
+
+type BenchBackend = "wasm" | "native" | "webgpu" | "cpu";
+
+interface Row {
+  backend: string;
+  preset: string;
+  model: ModelName;
+  params: number;
+  fwdFlops: number;
+  trainFlops: number;
+  trainImgS: number;
+  inferImgS: number;
+  steps: number;
+}
+
+interface TorchResult {
+  baseline: { params: number; train_img_per_s: number };
+  symmetric: { params: number; train_img_per_s: number };
+}
+
+function machine(): string {
+  let cpu = "unknown CPU";
+  let flags = "";
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.*)$/m)?.[1]?.trim() ?? cpu;
+    const f = info.match(/^flags\s*:\s*(.*)$/m)?.[1]?.split(/\s+/) ?? [];
+    flags = ["avx2", "fma", "avx512f"].filter((x) => f.includes(x)).join(", ");
+  } catch { /* not Linux */ }
+  const cores = navigator.hardwareConcurrency;
+  return `${cores} cores, ${cpu}${
+    flags ? ` (${flags})` : ""
+  }, ${Deno.build.os}/${Deno.build.arch}, ` +
+    `Deno ${Deno.version.deno}, tfjs ${tf.version.tfjs}`;
+}
+
+/** Share of CPU time other processes used over `ms` (from /proc/stat), or undefined. */
+async function busyShare(ms = 1000): Promise<number | undefined> {
+  const sample = () => {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  };
+  try {
+    const a = sample();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = sample();
+    return 1 - (b.idle - a.idle) / Math.max(b.total - a.total, 1);
+  } catch {
+    return undefined;
+  }
+}
+
+async function runTorch(threads: number): Promise<{ result?: TorchResult; note: string }> {
+  const script = new URL("../../shared/peers/torch_reference.py", import.meta.url).pathname;
+  const shown = "../shared/peers/torch_reference.py";
+  try {
+    await Deno.stat(script);
+  } catch {
+    return { note: `PyTorch skipped: ${shown} is absent` };
+  }
+  const python = "/usr/bin/python3";
+  try {
+    const probe = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
+      .output();
+    if (!probe.success) return { note: `PyTorch skipped: ${python} has no torch module` };
+  } catch {
+    return { note: `PyTorch skipped: ${python} is absent` };
+  }
+  const version = new TextDecoder().decode(
+    (await new Deno.Command(python, { args: ["-c", "import torch; print(torch.__version__)"] })
+      .output()).stdout,
+  ).trim();
+  const out = await new Deno.Command(python, { args: [script, String(threads)] }).output();
+  if (!out.success) {
+    return { note: `PyTorch failed: ${new TextDecoder().decode(out.stderr).slice(-300)}` };
+  }
+  const result = JSON.parse(new TextDecoder().decode(out.stdout)) as TorchResult;
+  return {
+    result,
+    note: `PyTorch ${version}, ${threads} threads: ${shown} (batch 64, 10 timed steps, ` +
+      `32×32×3, 100 classes)`,
+  };
+}
+
+const fmt = (x: number, digits = 1) =>
+  x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function backendLabel(b: BenchBackend, adapter?: string, software?: boolean): string {
+  if (b === "native") return `wasm + ${nativeStatus().label}`;
+  if (b === "webgpu") return `webgpu (${software ? "software adapter" : "adapter"}: ${adapter})`;
+  if (b === "wasm") return "wasm (SIMD, 1 thread)";
+  return "cpu (plain JS)";
+}
+
+async function activate(b: BenchBackend): Promise<{ adapter?: string; software?: boolean }> {
+  if (b === "webgpu") {
+    const choice = await setBackend("webgpu");
+    return { adapter: choice.adapter, software: /software/.test(choice.reason) };
+  }
+  await setBackend(b === "native" ? "wasm" : b);
+  if (b === "wasm" || b === "native") setNativeEnabled(b === "native");
+  return {};
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string" },
+      presets: { type: "string", default: "reference,small" },
+      models: { type: "string", default: MODEL_NAMES.join(",") },
+      batch: { type: "string", default: "64" },
+      size: { type: "string", default: "32" },
+      classes: { type: "string", default: "100" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      profile: { type: "boolean", default: false },
+      top: { type: "string", default: "10" },
+      "no-torch": { type: "boolean", default: false },
+      "torch-threads": { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const batch = Number(values.batch), size = Number(values.size);
+  const classes = Number(values.classes);
+  const presetList = values.presets!.split(",");
+  const modelList = values.models!.split(",") as ModelName[];
+  const native = nativeStatus();
+  let backends: BenchBackend[];
+  if (values.backends) {
+    backends = values.backends.split(",") as BenchBackend[];
+    for (const b of backends) {
+      if (!["wasm", "native", "webgpu", "cpu"].includes(b)) {
+        throw new Error(`Unknown backend "${b}": expected wasm, native, webgpu or cpu`);
+      }
+    }
+    if (backends.includes("native") && !native.available) {
+      throw new Error(`The native backend was requested but is unavailable: ${native.reason}`);
+    }
+  } else {
+    backends = ["wasm"];
+    if (native.available) backends.push("native");
+    else console.error(`native kernels: not used (${native.reason})`);
+    if (await navigator.gpu?.requestAdapter().catch(() => null)) backends.push("webgpu");
+  }
+
+  const lines: string[] = [];
+  const say = (s = "") => {
+    console.log(s);
+    lines.push(s);
+  };
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const command = `deno task bench ${Deno.args.join(" ")}`.trim();
+  say(`## Speed (${date})`);
+  say();
+  say(`Machine: ${machine()}.`);
+  say(
+    `Command: \`${command}\`. Batch ${batch}, ${size}×${size}×3, ${classes} classes, ` +
+      `SGD momentum 0.9; training = forward + backward + update, median step after warm-up.`,
+  );
+
+  const busy = await busyShare();
+  if (busy !== undefined && busy > 0.1) {
+    say(
+      `**Warning:** other processes used ${fmt(100 * busy, 0)}% of the CPUs just before ` +
+        "the run; the numbers below are lower than on an idle machine.",
+    );
+  }
+  let torch: TorchResult | undefined;
+  if (!values["no-torch"]) {
+    const threads = Number(values["torch-threads"] ?? navigator.hardwareConcurrency);
+    console.error("running PyTorch ...");
+    const t = await runTorch(threads);
+    torch = t.result;
+    say(t.note + ".");
+  }
+  say();
+
+  const rows: Row[] = [];
+  const profiles: { title: string; kernels: Awaited<ReturnType<typeof profileKernels>> }[] = [];
+  for (const b of backends) {
+    const { adapter, software } = await activate(b);
+    const label = backendLabel(b, adapter, software);
+    const slow = b === "cpu" || software === true;
+    const steps = Number(values.steps ?? (slow ? 2 : 7));
+    const warmup = Number(values.warmup ?? (slow ? 1 : 2));
+    for (const preset of presetList) {
+      for (const name of modelList) {
+        console.error(`${label} / ${preset} / ${name} ...`);
+        const model = createModel(name, { preset, numClasses: classes });
+        const config = modelConfig(name, { preset, numClasses: classes });
+        const flops = trunkFlops(config, size, size);
+        const s = makeSteps(model, {
+          batch,
+          height: size,
+          width: size,
+          channels: 3,
+          numClasses: classes,
+        });
+        const train = time(() => s.train(), steps, warmup);
+        const infer = time(() => s.infer(), Math.max(steps, 3), 1);
+        if (values.profile && !slow) {
+          profiles.push({
+            title: `${name} / ${preset} / ${label}`,
+            kernels: await profileKernels(() => s.train()),
+          });
+        }
+        s.dispose();
+        model.dispose();
+        rows.push({
+          backend: label,
+          preset,
+          model: name,
+          params: countParams(model),
+          fwdFlops: flops.forward,
+          trainFlops: flops.training,
+          trainImgS: batch / (train.medianMs / 1000),
+          inferImgS: batch / (infer.medianMs / 1000),
+          steps,
+        });
+        const r = rows.at(-1)!;
+        console.error(`  train ${fmt(r.trainImgS)} img/s, inference ${fmt(r.inferImgS)} img/s`);
+      }
+    }
+  }
+
+  say(
+    "| model | preset | backend | params | conv MFLOP/img (fwd) | train img/s | train GFLOP/s | " +
+      "inference img/s | inference GFLOP/s | PyTorch train img/s | symlab / PyTorch |",
+  );
+  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  for (const r of rows) {
+    const pt = torch && r.preset === "reference" ? torch[r.model].train_img_per_s : undefined;
+    say(
+      `| ${r.model} | ${r.preset} | ${r.backend} | ${r.params.toLocaleString("en-US")} | ` +
+        `${fmt(r.fwdFlops / 1e6)} | ${fmt(r.trainImgS)} | ${
+          fmt((r.trainImgS * r.trainFlops) / 1e9)
+        } | ` +
+        `${fmt(r.inferImgS)} | ${fmt((r.inferImgS * r.fwdFlops) / 1e9)} | ` +
+        `${pt === undefined ? "–" : fmt(pt)} | ${
+          pt === undefined ? "–" : fmt(r.trainImgS / pt, 2) + "×"
+        } |`,
+    );
+  }
+  say();
+  say(
+    "Training GFLOP/s count forward + input gradient + filter gradient of every conv (≈ 3× the " +
+      "forward FLOPs); PyTorch runs only the `reference` trunks. " +
+      rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed steps.`)
+        .filter((v, i, a) => a.indexOf(v) === i).join(" "),
+  );
+  const top = Number(values.top);
+  for (const p of profiles) {
+    const total = p.kernels.reduce((a, k) => a + k.ms, 0);
+    say();
+    say(`### Kernels of one training step: ${p.title} (total ${fmt(total, 0)} ms in kernels)`);
+    say();
+    say("| kernel | ms | calls | share |");
+    say("|---|--:|--:|--:|");
+    for (const k of p.kernels.slice(0, top)) {
+      say(`| ${k.name} | ${fmt(k.ms)} | ${k.calls} | ${fmt((100 * k.ms) / total, 0)}% |`);
+    }
+  }
+  if (values.out) {
+    await Deno.writeTextFile(values.out, lines.join("\n") + "\n");
+    console.error(`wrote ${values.out}`);
+  }
+}
+
+if (import.meta.main) await main();
