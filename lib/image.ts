@@ -299,7 +299,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   } catch (e) {
     if (e instanceof ImageError) throw e;
     // Decoder bugs and resource errors on hostile input still end as an ImageError.
-    const message = e instanceof Error ? e.message : String(e);
+    const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
     throw new ImageError(
       "corrupt",
       `Expected a valid ${header.type.toUpperCase()}, got an error: ${message}`,
@@ -974,25 +974,27 @@ export function toModelInput(img: DecodedImage, size: ModelInputSize): Float32Ar
       `Expected ${w}×${h}×3 = ${w * h * 3} bytes of RGB, got ${img.data.length}`,
     );
   }
-  let src: Float64Array;
-  if (channels === 1) {
-    src = new Float64Array(w * h);
-    for (let i = 0; i < w * h; i++) {
-      const d = img.data;
-      src[i] = LUMA_BT601[0] * d[3 * i] + LUMA_BT601[1] * d[3 * i + 1] +
-        LUMA_BT601[2] * d[3 * i + 2];
-    }
-  } else src = Float64Array.from(img.data);
-  // Width first: when shrinking a large photo this makes the second pass small.
+  // Width first, one source row at a time: shrinking a 12-MP photo then touches each source
+  // byte once and keeps only an h × width intermediate.
   const cols = resampleWeights(w, width), rows = resampleWeights(h, height);
   const tmp = new Float64Array(h * width * channels);
+  const line = new Float64Array(w * channels);
+  const d = img.data;
   for (let y = 0; y < h; y++) {
+    const base = y * w * 3;
+    if (channels === 1) {
+      for (let x = 0; x < w; x++) {
+        const p = base + 3 * x;
+        line[x] = LUMA_BT601[0] * d[p] + LUMA_BT601[1] * d[p + 1] + LUMA_BT601[2] * d[p + 2];
+      }
+    } else {
+      for (let i = 0; i < w * 3; i++) line[i] = d[base + i];
+    }
     for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * channels;
       for (let k = cols.start[x]; k < cols.start[x + 1]; k++) {
-        const wt = cols.weight[k],
-          s = (y * w + cols.index[k]) * channels,
-          d = (y * width + x) * channels;
-        for (let c = 0; c < channels; c++) tmp[d + c] += wt * src[s + c];
+        const wt = cols.weight[k], s = cols.index[k] * channels;
+        for (let c = 0; c < channels; c++) tmp[o + c] += wt * line[s + c];
       }
     }
   }
