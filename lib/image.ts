@@ -52,9 +52,11 @@ export type ImageErrorCode =
  * ```
  */
 export class ImageError extends Error {
+  /** Always "ImageError". */
   override name = "ImageError";
   /** Machine-readable reason. */
   readonly code: ImageErrorCode;
+  /** An error with a reason code and a one-line message (expected …, got …). */
   constructor(code: ImageErrorCode, message: string) {
     super(message);
     this.code = code;
@@ -65,6 +67,11 @@ export class ImageError extends Error {
  * Defaults of {@linkcode decodeImage}: refuse images over 50 megapixels (a 12-MP phone photo
  * passes; decoding one costs about 4 bytes per pixel per stage), and composite transparent
  * pixels over white, as browsers show them on a default page.
+ *
+ * @example
+ * ```ts
+ * decodeImage(bytes, { maxPixels: IMAGE_DEFAULTS.maxPixels / 10 });
+ * ```
  */
 export const IMAGE_DEFAULTS: {
   readonly maxPixels: number;
@@ -182,6 +189,7 @@ function requireDecodable(bytes: Uint8Array): ImageType {
 
 /** What the header of a PNG or JPEG says, read without decoding any pixel. */
 export interface ImageHeader {
+  /** The type named by the magic bytes. */
   type: ImageType;
   /** Width as stored, before any EXIF orientation is applied. */
   width: number;
@@ -246,8 +254,11 @@ const DecodeOptionsSchema = z.object({
 export interface DecodedImage {
   /** `height * width * 3` bytes, RGB interleaved, alpha already composited over the background. */
   data: Uint8Array;
+  /** Displayed width in pixels (after orientation). */
   width: number;
+  /** Displayed height in pixels (after orientation). */
   height: number;
+  /** What the bytes were. */
   sourceType: ImageType;
   /** The EXIF Orientation the file carried (already applied to `data`); absent when none. */
   orientation?: number;
@@ -876,8 +887,11 @@ function decodeJpeg(bytes: Uint8Array, width: number, height: number): Uint8Arra
  * `Σ weight[k] · input[index[k]]` over `k` in `[start[o], start[o + 1])`.
  */
 export interface ResampleWeights {
+  /** `outSize + 1` offsets into `index` and `weight`. */
   start: Int32Array;
+  /** Source sample of each entry. */
   index: Int32Array;
+  /** Weight of each entry; the weights of one output sum to 1. */
   weight: Float64Array;
 }
 
@@ -933,8 +947,11 @@ export function resampleWeights(inSize: number, outSize: number): ResampleWeight
 
 /** The size of a model input; channels 1 is grey (BT.601 luma), 3 is RGB. */
 export interface ModelInputSize {
+  /** Output height in pixels. */
   height: number;
+  /** Output width in pixels. */
   width: number;
+  /** 1 for grey (BT.601 luma), 3 for RGB. */
   channels: 1 | 3;
 }
 
@@ -944,7 +961,15 @@ const ModelInputSizeSchema = z.object({
   channels: z.union([z.literal(1), z.literal(3)]),
 });
 
-/** ITU-R BT.601 luma weights, as in PIL's `convert("L")` and TensorFlow's `rgb_to_grayscale`. */
+/**
+ * ITU-R BT.601 luma weights, as in PIL's `convert("L")` and TensorFlow's `rgb_to_grayscale`.
+ *
+ * @example
+ * ```ts
+ * const [r, g, b] = LUMA_BT601;
+ * const luma = r * 200 + g * 100 + b * 50; // 124.2
+ * ```
+ */
 export const LUMA_BT601 = [0.299, 0.587, 0.114] as const;
 
 /**

@@ -396,6 +396,11 @@ export function gaussianNoise(x: tf.Tensor4D, sigma: number, seed: number): tf.T
 /**
  * Defaults of {@linkcode perturb}: Gaussian noise σ = 0.05 (about 13 grey levels of 255) and a
  * random shift of up to 2 pixels each way.
+ *
+ * @example
+ * ```ts
+ * perturb(x, { ...PERTURB_DEFAULTS, sigma: 2 * PERTURB_DEFAULTS.sigma, seed: 0 });
+ * ```
  */
 export const PERTURB_DEFAULTS: { readonly sigma: number; readonly maxShift: number } = {
   sigma: 0.05,
