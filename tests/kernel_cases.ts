@@ -116,6 +116,31 @@ function fusedCase(): KernelCase {
   };
 }
 
+/** Max pooling and its gradient; `ties` rounds x so that windows hold equal maxima. */
+function maxPoolCase(
+  xs: [number, number, number, number],
+  size: number,
+  strides: number,
+  pad: "same" | "valid",
+  ties = false,
+): KernelCase {
+  return {
+    name: `maxPool x${JSON.stringify(xs)} ${size}×${size}/${strides} ${pad}${
+      ties ? " with ties" : ""
+    }`,
+    kernels: ["MaxPoolGrad"],
+    run: () =>
+      tf.tidy(() => {
+        let x = randomTensor<tf.Rank.R4>(xs, 61);
+        if (ties) x = x.mul(2).round().relu(); // values in {0, 1, 2}: many equal maxima
+        const f = (x: tf.Tensor4D) => tf.maxPool(x, size, strides, pad);
+        const y = f(x);
+        const r = randomTensor(y.shape, 62);
+        return [y, tf.grad((x: tf.Tensor) => f(x as tf.Tensor4D).mul(r).sum())(x)];
+      }),
+  };
+}
+
 /** Every case: conv strides 1 and 2, same/valid/explicit padding, non-square, and more. */
 export const KERNEL_CASES: KernelCase[] = [
   convCase({ x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" }),
@@ -136,6 +161,11 @@ export const KERNEL_CASES: KernelCase[] = [
   convCase({ x: [1, 12, 11, 2], filter: [5, 5, 2, 3], strides: 1, pad: "same" }),
   convCase({ x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same", dilations: 2 }),
   fusedCase(),
+  maxPoolCase([2, 8, 8, 3], 2, 2, "valid"),
+  maxPoolCase([2, 8, 6, 5], 2, 2, "valid", true),
+  maxPoolCase([2, 9, 7, 3], 3, 2, "same"),
+  maxPoolCase([2, 9, 7, 3], 3, 2, "same", true),
+  maxPoolCase([1, 7, 9, 2], 3, 1, "same", true),
   depthwiseCase([2, 8, 8, 3], [3, 3, 3, 2], 1, "same"),
   depthwiseCase([2, 9, 7, 4], [3, 3, 4, 1], 2, "valid"),
   matMulCase([5, 7], [7, 3], false, false),

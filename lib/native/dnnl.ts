@@ -30,6 +30,9 @@ export const ARG_WEIGHTS = 33;
 export const ARG_DIFF_SRC = 129;
 export const ARG_DIFF_DST = 145;
 export const ARG_DIFF_WEIGHTS = 161;
+const POOLING_MAX = 511;
+export const ARG_WORKSPACE = 64;
+const QUERY_WORKSPACE_MD = 135;
 const QUERY_IMPL_INFO_STR = 8;
 const QUERY_WEIGHTS_MD = 131;
 const QUERY_DIFF_WEIGHTS_MD = 132;
@@ -85,6 +88,35 @@ const symbols = {
       "buffer",
       "buffer",
       "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_pooling_v2_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_pooling_v2_backward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
       "buffer",
       "buffer",
       "buffer",
@@ -194,6 +226,36 @@ interface ConvPlan {
   impl: string;
 }
 
+/** Geometry of one NHWC max pooling (explicit padding, tfjs conventions). */
+export interface PoolGeometry {
+  batch: number;
+  channels: number;
+  inHeight: number;
+  inWidth: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/** Forward (training, with workspace) and backward max pooling for one geometry. */
+interface PoolPlan {
+  forward: Ptr;
+  backward: Ptr;
+  src: Ptr;
+  dst: Ptr;
+  diffSrc: Ptr;
+  diffDst: Ptr;
+  /** Library-owned: the forward result and the argmax workspace, only used to route dy. */
+  workspace: Ptr;
+}
+
 /** Loaded oneDNN: an engine, a stream and a cache of primitives. */
 export class Dnnl {
   readonly path: string;
@@ -203,6 +265,7 @@ export class Dnnl {
   readonly #stream: Ptr;
   readonly #plans = new Map<string, ConvPlan>();
   readonly #fwdHints = new Map<string, Ptr>();
+  readonly #pools = new Map<string, PoolPlan>();
 
   private constructor(path: string, lib: Lib) {
     this.path = path;
@@ -468,6 +531,83 @@ export class Dnnl {
       ]);
       if (p.reorder) this.#execute(p.reorder, [[ARG_SRC, p.weights], [ARG_DST, p.userWeights]]);
     }
+    check(this.#lib.dnnl_stream_wait(this.#stream), "stream_wait");
+  }
+
+  #poolPlan(g: PoolGeometry): PoolPlan {
+    const key = Object.values(g).join(",");
+    const cached = this.#pools.get(key);
+    if (cached) return cached;
+    const lib = this.#lib;
+    const src = this.#md([g.batch, g.channels, g.inHeight, g.inWidth], TAG_NHWC);
+    const dst = this.#md([g.batch, g.channels, g.outHeight, g.outWidth], TAG_NHWC);
+    const strides = dims([g.strideHeight, g.strideWidth]);
+    const kernel = dims([g.filterHeight, g.filterWidth]);
+    const dilation = dims([0, 0]);
+    const padL = dims([g.padTop, g.padLeft]);
+    const padR = dims([g.padBottom, g.padRight]);
+    const fwdOp = new Uint8Array(OP_DESC_BYTES);
+    check(
+      lib.dnnl_pooling_v2_forward_desc_init(
+        fwdOp,
+        FORWARD_TRAINING,
+        POOLING_MAX,
+        src,
+        dst,
+        strides,
+        kernel,
+        dilation,
+        padL,
+        padR,
+      ),
+      "pooling_v2_forward_desc_init",
+    );
+    const fwdPd = this.#pd(fwdOp, null);
+    const bwdOp = new Uint8Array(OP_DESC_BYTES);
+    check(
+      lib.dnnl_pooling_v2_backward_desc_init(
+        bwdOp,
+        POOLING_MAX,
+        src,
+        dst,
+        strides,
+        kernel,
+        dilation,
+        padL,
+        padR,
+      ),
+      "pooling_v2_backward_desc_init",
+    );
+    const bwdPd = this.#pd(bwdOp, fwdPd);
+    const plan: PoolPlan = {
+      forward: this.#primitive(fwdPd),
+      backward: this.#primitive(bwdPd),
+      src: this.#memory(src, false),
+      dst: this.#memory(dst, true),
+      diffSrc: this.#memory(src, false),
+      diffDst: this.#memory(dst, false),
+      workspace: this.#memory(lib.dnnl_primitive_desc_query_md(fwdPd, QUERY_WORKSPACE_MD, 0), true),
+    };
+    (plan as unknown as { descs: unknown }).descs = { src, dst };
+    this.#pools.set(key, plan);
+    return plan;
+  }
+
+  /**
+   * dx of NHWC max pooling: dy routed to the first maximum of each window (oneDNN recomputes
+   * the forward pass to find it). `x` [N, H, W, C], `dy` [N, Ho, Wo, C] -> `dx` [N, H, W, C].
+   */
+  maxPoolGrad(g: PoolGeometry, x: Ptr, dy: Ptr, dx: Ptr): void {
+    const p = this.#poolPlan(g);
+    this.#bind(p.src, x);
+    this.#execute(p.forward, [[ARG_SRC, p.src], [ARG_DST, p.dst], [ARG_WORKSPACE, p.workspace]]);
+    this.#bind(p.diffDst, dy);
+    this.#bind(p.diffSrc, dx);
+    this.#execute(p.backward, [
+      [ARG_DIFF_DST, p.diffDst],
+      [ARG_WORKSPACE, p.workspace],
+      [ARG_DIFF_SRC, p.diffSrc],
+    ]);
     check(this.#lib.dnnl_stream_wait(this.#stream), "stream_wait");
   }
 

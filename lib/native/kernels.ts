@@ -13,7 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ConvGeometry, ConvPass, Dnnl } from "./dnnl.ts";
+import type { ConvGeometry, ConvPass, Dnnl, PoolGeometry } from "./dnnl.ts";
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -33,6 +33,7 @@ export const NATIVE_KERNELS = [
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
   "BatchMatMul",
+  "MaxPoolGrad",
 ] as const;
 
 let enabled = false;
@@ -187,6 +188,46 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
     const g = geometry(x.shape, filterShape, a, (a.dilations as [number, number]) ?? 1);
     if (!supported(g)) return undefined;
     return convPass(backend as unknown as WasmBackend, "backwardWeights", g, x, dy, filterShape);
+  },
+  MaxPoolGrad({ inputs, backend, attrs }) {
+    const { dy, input } = inputs as { dy: Info; input: Info };
+    const a = attrs as Attrs;
+    if (dy.dtype !== "float32" || input.dtype !== "float32") return undefined;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize as [number, number] | number,
+      a.strides as [number, number] | number,
+      1,
+      a.pad as "valid" | "same" | number,
+      a.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    );
+    const p = info.padInfo;
+    const g: PoolGeometry = {
+      batch: info.batchSize,
+      channels: info.inChannels,
+      inHeight: info.inHeight,
+      inWidth: info.inWidth,
+      outHeight: info.outHeight,
+      outWidth: info.outWidth,
+      filterHeight: info.filterHeight,
+      filterWidth: info.filterWidth,
+      strideHeight: info.strideHeight,
+      strideWidth: info.strideWidth,
+      padTop: p.top,
+      padBottom: p.bottom,
+      padLeft: p.left,
+      padRight: p.right,
+    };
+    const ok = [g.batch, g.channels, g.outHeight, g.outWidth].every((v) => v > 0) &&
+      [p.top, p.bottom, p.left, p.right].every((v) =>
+        v >= 0 && v < Math.max(g.filterHeight, g.filterWidth)
+      );
+    if (!ok) return undefined;
+    const wb = backend as unknown as WasmBackend;
+    const dx = wb.makeOutput(input.shape, "float32");
+    const [px, pdy, pdx] = pointers(wb, input, dy, dx);
+    dnnl!.maxPoolGrad(g, px, pdy, pdx);
+    return dx;
   },
   BatchMatMul({ inputs, backend, attrs }) {
     const { a, b } = inputs as { a: Info; b: Info };
