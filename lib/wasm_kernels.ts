@@ -16,6 +16,10 @@
  *   wasm transposes the reduced axes innermost and then reduces, ~30 ms for a 16 MB map;
  *   as a product `(1/M or 1)·1ᵀ [1, M] × x [M, C]` it is one GEMM (BatchMatMul, XNNPACK or the
  *   native path), ~2 ms (measured 2026-11).
+ * - `GatherV2` (batchDims 0) and broadcasting `Equal`: plain loops over the wasm heap. wasm's own
+ *   kernels take ~25 ms to gather a P4 filter bank of 590k entries and ~85 ms to compare a
+ *   [64, 8, 8, 64, 4] map with its max over the rotation axis (the max-pool gradient); these
+ *   loops take a few ms (measured 2026-11).
  *
  * @module
  */
@@ -200,6 +204,99 @@ function reduceLeading(
   return { ...out, shape: keepDims ? [...Array(k).fill(1), ...rest] : rest };
 }
 
+interface Heap {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+}
+
+/** A typed view of a wasm tensor's data (take it after the last allocation). */
+function view(backend: Backend, t: Info): Float32Array | Int32Array | Uint8Array {
+  const h = backend as unknown as Heap;
+  const buffer = h.wasm.HEAPU8.buffer;
+  const offset = h.dataIdMap.get(t.dataId).memoryOffset;
+  const size = tf.util.sizeFromShape(t.shape);
+  if (t.dtype === "float32") return new Float32Array(buffer, offset, size);
+  if (t.dtype === "int32") return new Int32Array(buffer, offset, size);
+  return new Uint8Array(buffer, offset, size);
+}
+
+/** `out[o, i, r] = x[o, indices[i], r]` over axis `axis`; undefined if an index is out of range. */
+function gather(backend: Backend, x: Info, indices: Info, axis: number): Info | undefined {
+  const n = x.shape[axis];
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
+  const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
+  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const out = (backend as unknown as Heap).makeOutput(shape, x.dtype);
+  const [src, idx, dst] = [view(backend, x), view(backend, indices), view(backend, out)];
+  const m = idx.length;
+  for (let i = 0; i < m; i++) {
+    if (idx[i] < 0 || idx[i] >= n) {
+      dispose(backend, out);
+      return undefined;
+    }
+  }
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) {
+      const base = o * n, at = o * m;
+      for (let i = 0; i < m; i++) dst[at + i] = src[base + idx[i]];
+    }
+  } else {
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < m; i++) {
+        const from = (o * n + idx[i]) * inner;
+        dst.set(src.subarray(from, from + inner), (o * m + i) * inner);
+      }
+    }
+  }
+  return out;
+}
+
+/** Row-major strides of `shape` for reading a tensor broadcast to `outShape` (0 on broadcast axes). */
+function broadcastStrides(shape: number[], outShape: number[]): number[] {
+  const rank = outShape.length;
+  const padded = [...Array(rank - shape.length).fill(1), ...shape];
+  const strides = Array(rank).fill(0);
+  let s = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = padded[d] === 1 ? 0 : s;
+    s *= padded[d];
+  }
+  return strides;
+}
+
+/** a == b with broadcasting, into a bool tensor (1 byte per element on wasm). */
+function equal(backend: Backend, a: Info, b: Info): Info {
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const out = (backend as unknown as Heap).makeOutput(shape, "bool");
+  const [va, vb, vo] = [view(backend, a), view(backend, b), view(backend, out) as Uint8Array];
+  const rank = shape.length;
+  if (rank === 0) {
+    vo[0] = va[0] === vb[0] ? 1 : 0;
+    return out;
+  }
+  const sa = broadcastStrides(a.shape, shape), sb = broadcastStrides(b.shape, shape);
+  const last = shape[rank - 1], la = sa[rank - 1], lb = sb[rank - 1];
+  const rows = tf.util.sizeFromShape(shape) / Math.max(last, 1);
+  const pos = Array(rank).fill(0);
+  let ia = 0, ib = 0, io = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < last; j++) vo[io + j] = va[ia + j * la] === vb[ib + j * lb] ? 1 : 0;
+    io += last;
+    // Odometer over the outer axes.
+    for (let d = rank - 2; d >= 0; d--) {
+      pos[d]++;
+      ia += sa[d];
+      ib += sb[d];
+      if (pos[d] < shape[d]) break;
+      ia -= sa[d] * shape[d];
+      ib -= sb[d] * shape[d];
+      pos[d] = 0;
+    }
+  }
+  return out;
+}
+
 let registered = false;
 
 /**
@@ -256,6 +353,37 @@ export function registerWasmTrainingKernels(): void {
           name === "Mean",
         );
         return out ?? own.kernelFunc(args);
+      },
+    });
+  }
+  const ownGather = tf.getKernel("GatherV2", "wasm");
+  if (ownGather) {
+    tf.unregisterKernel("GatherV2", "wasm");
+    tf.registerKernel({
+      ...ownGather,
+      kernelFunc: (args) => {
+        const { x, indices } = args.inputs as { x: Info; indices: Info };
+        const a = args.attrs as { axis: number; batchDims?: number };
+        if ((a.batchDims ?? 0) === 0 && indices.dtype === "int32" && x.dtype !== "string") {
+          const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+          const out = gather(args.backend as Backend, x, indices, axis);
+          if (out) return out;
+        }
+        return ownGather.kernelFunc(args); // batchDims, or out-of-range indices (its error)
+      },
+    });
+  }
+  const ownEqual = tf.getKernel("Equal", "wasm");
+  if (ownEqual) {
+    tf.unregisterKernel("Equal", "wasm");
+    tf.registerKernel({
+      ...ownEqual,
+      kernelFunc: (args) => {
+        const { a, b } = args.inputs as { a: Info; b: Info };
+        const same = tf.util.arraysEqual(a.shape, b.shape);
+        // wasm's own kernel is fast without broadcasting; the loop wins with it.
+        if (same || a.dtype !== b.dtype || a.dtype === "string") return ownEqual.kernelFunc(args);
+        return equal(args.backend as Backend, a, b);
       },
     });
   }

@@ -141,6 +141,35 @@ function maxPoolCase(
   };
 }
 
+/** Gathers (the P4 filter banks) and broadcasting comparisons (the max-reduction gradient). */
+function gatherEqualCase(): KernelCase {
+  return {
+    name:
+      "gather over axes 0 and 1, equal with broadcasting, max over the last axis and its gradient",
+    kernels: [],
+    run: () =>
+      tf.tidy(() => {
+        const x = randomTensor([6, 5, 4], 71);
+        const flat = x.reshape([-1]);
+        const idx = tf.tensor1d([3, 0, 119, 7, 7, 42], "int32");
+        const idx2 = tf.tensor2d([[4, 0], [2, 2]], [2, 2], "int32");
+        const m = x.max(-1, true);
+        const r = randomTensor([6, 5], 72);
+        return [
+          tf.gather(flat, idx),
+          tf.gather(x, idx2, 1),
+          tf.gather(x.toInt(), tf.tensor1d([5, 1], "int32"), 0),
+          tf.equal(x, m).cast("float32"),
+          tf.equal(
+            x.mul(2).round().max(-1).reshape([6, 1, 5, 1]),
+            x.mul(2).round().slice([0, 0, 0], [3, 5, 4]).reshape([1, 3, 5, 4]),
+          ).cast("float32"),
+          tf.grad((x: tf.Tensor) => x.max(-1).mul(r).sum())(x),
+        ];
+      }),
+  };
+}
+
 /** Every case: conv strides 1 and 2, same/valid/explicit padding, non-square, and more. */
 export const KERNEL_CASES: KernelCase[] = [
   convCase({ x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" }),
@@ -166,6 +195,7 @@ export const KERNEL_CASES: KernelCase[] = [
   maxPoolCase([2, 9, 7, 3], 3, 2, "same"),
   maxPoolCase([2, 9, 7, 3], 3, 2, "same", true),
   maxPoolCase([1, 7, 9, 2], 3, 1, "same", true),
+  gatherEqualCase(),
   depthwiseCase([2, 8, 8, 3], [3, 3, 3, 2], 1, "same"),
   depthwiseCase([2, 9, 7, 4], [3, 3, 4, 1], 2, "valid"),
   matMulCase([5, 7], [7, 3], false, false),
