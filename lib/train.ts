@@ -127,11 +127,7 @@ export async function testMetrics(
   });
   const rotatedAcc = await accuracy(model, test, {
     limit: lim,
-    transform: (x, offset) => {
-      const { images, angles } = randomRotate(x, EVAL_SEED + offset);
-      tf.dispose(angles as unknown as tf.Tensor);
-      return images;
-    },
+    transform: (x, offset) => randomRotate(x, EVAL_SEED + offset).images,
   });
   return { testAcc, perturbedAcc, rotatedAcc };
 }
