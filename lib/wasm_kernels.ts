@@ -20,6 +20,10 @@
  *   kernels take ~25 ms to gather a P4 filter bank of 590k entries and ~85 ms to compare a
  *   [64, 8, 8, 64, 4] map with its max over the rotation axis (the max-pool gradient); these
  *   loops take a few ms (measured 2026-11).
+ * - `Identity` (tf.clone, gradients passed through): shares the input's buffer by reference
+ *   count, as the cpu backend and wasm's own Reshape do, instead of copying it (wasm's copy
+ *   cost ~40 ms per symmetric training step, measured 2026-11). Tensors are immutable and
+ *   variables swap buffers on assign, so sharing is safe.
  *
  * @module
  */
@@ -370,6 +374,19 @@ export function registerWasmTrainingKernels(): void {
           if (out) return out;
         }
         return ownGather.kernelFunc(args); // batchDims, or out-of-range indices (its error)
+      },
+    });
+  }
+  const ownIdentity = tf.getKernel("Identity", "wasm");
+  if (ownIdentity) {
+    tf.unregisterKernel("Identity", "wasm");
+    tf.registerKernel({
+      ...ownIdentity,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: Info };
+        if (x.dtype === "string") return ownIdentity.kernelFunc(args);
+        (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
       },
     });
   }
