@@ -82,10 +82,13 @@ export interface StepOptions {
 
 /** A training step and an inference step on one fixed random batch; `dispose` frees them. */
 export interface Steps {
-  /** One forward + backward + SGD-momentum update; returns the loss (already read back). */
-  train(): number;
+  /**
+   * One forward + backward + SGD-momentum update; resolves to the loss, read back
+   * asynchronously (WebGPU under Deno cannot read synchronously: it has no 2D canvas).
+   */
+  train(): Promise<number>;
   /** One forward pass in inference mode, synchronised by reading the logits. */
-  infer(): void;
+  infer(): Promise<void>;
   dispose(): void;
 }
 
@@ -101,19 +104,19 @@ export function makeSteps(model: tf.LayersModel, o: StepOptions): Steps {
   labels.dispose();
   const opt = tf.train.momentum(o.lr ?? 0.01, o.momentum ?? 0.9);
   return {
-    train() {
+    async train() {
       const loss = opt.minimize(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor;
         return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
       }, true)!;
-      const value = loss.dataSync()[0];
+      const value = (await loss.data())[0];
       loss.dispose();
       return value;
     },
-    infer() {
-      tf.tidy(() => {
-        (model.predict(x) as tf.Tensor).dataSync();
-      });
+    async infer() {
+      const logits = model.predict(x) as tf.Tensor;
+      await logits.data();
+      logits.dispose();
     },
     dispose() {
       tf.dispose([x, y]);
@@ -138,12 +141,12 @@ export function median(values: number[]): number {
 }
 
 /** Runs `fn` `warmup` times untimed, then `steps` times timed one by one. */
-export function time(fn: () => unknown, steps: number, warmup = 2): Timing {
-  for (let i = 0; i < warmup; i++) fn();
+export async function time(fn: () => unknown, steps: number, warmup = 2): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    fn();
+    await fn();
     samples.push(performance.now() - t0);
   }
   return {
@@ -166,8 +169,8 @@ export interface KernelTime {
  * On wasm and cpu a kernel's time is the wall time of its synchronous call.
  */
 export async function profileKernels(fn: () => unknown): Promise<KernelTime[]> {
-  const info = await tf.profile(() => {
-    fn();
+  const info = await tf.profile(async () => {
+    await fn();
   });
   const backend = tf.getBackend();
   const byName = new Map<string, KernelTime>();

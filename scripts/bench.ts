@@ -80,13 +80,16 @@ function machine(): string {
 async function busyShare(ms = 1000): Promise<number | undefined> {
   const sample = () => {
     const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/).slice(1).map(Number);
-    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+    // This process's own user + system ticks (fields 14, 15 of /proc/self/stat).
+    const self = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ").map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0), own: self[11] + self[12] };
   };
   try {
     const a = sample();
     await new Promise((r) => setTimeout(r, ms));
     const b = sample();
-    return 1 - (b.idle - a.idle) / Math.max(b.total - a.total, 1);
+    const total = Math.max(b.total - a.total, 1);
+    return Math.max(0, 1 - (b.idle - a.idle) / total - (b.own - a.own) / total);
   } catch {
     return undefined;
   }
@@ -244,8 +247,8 @@ async function main(): Promise<void> {
           channels: 3,
           numClasses: classes,
         });
-        const train = time(() => s.train(), steps, warmup);
-        const infer = time(() => s.infer(), Math.max(steps, 3), 1);
+        const train = await time(() => s.train(), steps, warmup);
+        const infer = await time(() => s.infer(), Math.max(steps, 3), 1);
         if (values.profile && !slow) {
           profiles.push({
             title: `${name} / ${preset} / ${label}`,
