@@ -27,13 +27,13 @@ reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for 
   --backends LIST   comma-separated: wasm (pure wasm SIMD), native (wasm + native oneDNN
                     kernels), webgpu, cpu. Default: wasm, native when its library loads,
                     webgpu when an adapter exists (a software adapter gets few steps)
-  --presets LIST    default reference,small
+  --presets LIST    default reference,small (cpu and software WebGPU: small)
   --models LIST     default baseline,symmetric
   --batch N         default 64
   --size N          input height = width, default 32
   --classes N       default 100
-  --steps N         timed training steps per model (default 7; software WebGPU: 2)
-  --warmup N        untimed steps first (default 2; software WebGPU: 1)
+  --steps N         timed training steps per model (default 7; cpu, software WebGPU: 1)
+  --warmup N        untimed steps first (default 2; cpu, software WebGPU: 1)
   --profile         also print per-kernel times (tf.profile) of one training step per model
   --top N           kernels per profile table (default 10)
   --no-torch        skip PyTorch
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       backends: { type: "string" },
-      presets: { type: "string", default: "reference,small" },
+      presets: { type: "string" },
       models: { type: "string", default: MODEL_NAMES.join(",") },
       batch: { type: "string", default: "64" },
       size: { type: "string", default: "32" },
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   }
   const batch = Number(values.batch), size = Number(values.size);
   const classes = Number(values.classes);
-  const presetList = values.presets!.split(",");
+  const presetList = (values.presets ?? "reference,small").split(",");
   const modelList = values.models!.split(",") as ModelName[];
   const native = nativeStatus();
   let backends: BenchBackend[];
@@ -232,9 +232,11 @@ async function main(): Promise<void> {
     const { adapter, software } = await activate(b);
     const label = backendLabel(b, adapter, software);
     const slow = b === "cpu" || software === true;
-    const steps = Number(values.steps ?? (slow ? 2 : 7));
+    const steps = Number(values.steps ?? (slow ? 1 : 7));
     const warmup = Number(values.warmup ?? (slow ? 1 : 2));
-    for (const preset of presetList) {
+    // A software adapter needs minutes per reference step: the small preset unless asked.
+    const presetsHere = slow && !values.presets ? ["small"] : presetList;
+    for (const preset of presetsHere) {
       for (const name of modelList) {
         console.error(`${label} / ${preset} / ${name} ...`);
         const model = createModel(name, { preset, numClasses: classes });
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
           numClasses: classes,
         });
         const train = await time(() => s.train(), steps, warmup);
-        const infer = await time(() => s.infer(), Math.max(steps, 3), 1);
+        const infer = await time(() => s.infer(), slow ? steps : Math.max(steps, 3), 1);
         if (values.profile && !slow) {
           profiles.push({
             title: `${name} / ${preset} / ${label}`,
@@ -296,7 +298,7 @@ async function main(): Promise<void> {
   say(
     "Training GFLOP/s count forward + input gradient + filter gradient of every conv (≈ 3× the " +
       "forward FLOPs); PyTorch runs only the `reference` trunks. " +
-      rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed steps.`)
+      rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed step(s).`)
         .filter((v, i, a) => a.indexOf(v) === i).join(" "),
   );
   const top = Number(values.top);
