@@ -53,6 +53,8 @@ interface Row {
   trainImgS: number;
   inferImgS: number;
   steps: number;
+  /** Share of the CPUs other processes used while this row was measured. */
+  others: number | undefined;
 }
 
 interface TorchResult {
@@ -76,24 +78,36 @@ function machine(): string {
     `Deno ${Deno.version.deno}, tfjs ${tf.version.tfjs}`;
 }
 
-/** Share of CPU time other processes used over `ms` (from /proc/stat), or undefined. */
-async function busyShare(ms = 1000): Promise<number | undefined> {
+/**
+ * Measures the share of all CPU time that *other* processes used between `start()` and the
+ * returned function's call (from /proc/stat, minus this process and its waited-for children),
+ * so that a reader can tell a quiet run from a disturbed one. Undefined off Linux.
+ */
+function otherLoad(): () => number | undefined {
   const sample = () => {
     const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/).slice(1).map(Number);
-    // This process's own user + system ticks (fields 14, 15 of /proc/self/stat).
-    const self = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ").map(Number);
-    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0), own: self[11] + self[12] };
+    // utime, stime, cutime, cstime: fields 14-17 of /proc/self/stat.
+    const me = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ").map(Number);
+    return {
+      idle: f[3] + f[4],
+      total: f.reduce((x, y) => x + y, 0),
+      own: me[11] + me[12] + me[13] + me[14],
+    };
   };
+  let a: ReturnType<typeof sample>;
   try {
-    const a = sample();
-    await new Promise((r) => setTimeout(r, ms));
+    a = sample();
+  } catch {
+    return () => undefined;
+  }
+  return () => {
     const b = sample();
     const total = Math.max(b.total - a.total, 1);
     return Math.max(0, 1 - (b.idle - a.idle) / total - (b.own - a.own) / total);
-  } catch {
-    return undefined;
-  }
+  };
 }
+
+const pct = (x: number | undefined) => x === undefined ? "?" : `${Math.round(100 * x)}%`;
 
 async function runTorch(threads: number): Promise<{ result?: TorchResult; note: string }> {
   const script = new URL("../../shared/peers/torch_reference.py", import.meta.url).pathname;
@@ -209,20 +223,14 @@ async function main(): Promise<void> {
       `SGD momentum 0.9; training = forward + backward + update, median step after warm-up.`,
   );
 
-  const busy = await busyShare();
-  if (busy !== undefined && busy > 0.1) {
-    say(
-      `**Warning:** other processes used ${fmt(100 * busy, 0)}% of the CPUs just before ` +
-        "the run; the numbers below are lower than on an idle machine.",
-    );
-  }
   let torch: TorchResult | undefined;
   if (!values["no-torch"]) {
     const threads = Number(values["torch-threads"] ?? navigator.hardwareConcurrency);
     console.error("running PyTorch ...");
+    const load = otherLoad();
     const t = await runTorch(threads);
     torch = t.result;
-    say(t.note + ".");
+    say(`${t.note}; other processes' CPU share meanwhile: ${pct(load())}.`);
   }
   say();
 
@@ -249,6 +257,7 @@ async function main(): Promise<void> {
           channels: 3,
           numClasses: classes,
         });
+        const load = otherLoad();
         const train = await time(() => s.train(), steps, warmup);
         const infer = await time(() => s.infer(), slow ? steps : Math.max(steps, 3), 1);
         if (values.profile && !slow) {
@@ -269,6 +278,7 @@ async function main(): Promise<void> {
           trainImgS: batch / (train.medianMs / 1000),
           inferImgS: batch / (infer.medianMs / 1000),
           steps,
+          others: load(),
         });
         const r = rows.at(-1)!;
         console.error(`  train ${fmt(r.trainImgS)} img/s, inference ${fmt(r.inferImgS)} img/s`);
@@ -278,9 +288,9 @@ async function main(): Promise<void> {
 
   say(
     "| model | preset | backend | params | conv MFLOP/img (fwd) | train img/s | train GFLOP/s | " +
-      "inference img/s | inference GFLOP/s | PyTorch train img/s | symlab / PyTorch |",
+      "inference img/s | inference GFLOP/s | PyTorch train img/s | symlab / PyTorch | others' CPU |",
   );
-  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const r of rows) {
     const pt = torch && r.preset === "reference" ? torch[r.model].train_img_per_s : undefined;
     say(
@@ -291,13 +301,14 @@ async function main(): Promise<void> {
         `${fmt(r.inferImgS)} | ${fmt((r.inferImgS * r.fwdFlops) / 1e9)} | ` +
         `${pt === undefined ? "–" : fmt(pt)} | ${
           pt === undefined ? "–" : fmt(r.trainImgS / pt, 2) + "×"
-        } |`,
+        } | ${pct(r.others)} |`,
     );
   }
   say();
   say(
     "Training GFLOP/s count forward + input gradient + filter gradient of every conv (≈ 3× the " +
-      "forward FLOPs); PyTorch runs only the `reference` trunks. " +
+      'forward FLOPs); PyTorch runs only the `reference` trunks. "others\' CPU" is the share ' +
+      "of both cores that other processes used during the row (0% on a quiet machine). " +
       rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed step(s).`)
         .filter((v, i, a) => a.indexOf(v) === i).join(" "),
   );
