@@ -7,7 +7,7 @@
  *   axis. A per-(c·4 + r) batch norm would scale the rotations of one channel differently and
  *   break equivariance; this one commutes with the P4 action.
  *
- * Input and output [N, H, W, C·g]. Training mode (`{ training: true }`) uses batch statistics
+ * Input and output [..., C·g] (NHWC maps, or [N, F] feature vectors). Training mode (`{ training: true }`) uses batch statistics
  * and updates moving averages as `m ← momentum·m + (1 − momentum)·batch` (variance unbiased,
  * as PyTorch); inference uses the moving averages. Both models use this one implementation,
  * so their speed differs only by the convolutions (tfjs-layers' batchNormalization spent
@@ -103,14 +103,15 @@ export class BatchNorm extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const [n, h, w, channels] = x.shape;
+      const x = Array.isArray(inputs) ? inputs[0] : inputs; // [..., C·g], any rank ≥ 2
+      const channels = x.shape[x.rank - 1];
+      const rows = x.size / channels;
       const g = this.groupSize;
       const c = channels / g;
       let mean: tf.Tensor, variance: tf.Tensor;
       if (kwargs?.training === true) {
-        ({ mean, variance } = groupMoments(x.reshape([n * h * w, channels]), c, g));
-        const count = n * h * w * g;
+        ({ mean, variance } = groupMoments(x.reshape([rows, channels]), c, g));
+        const count = rows * g;
         const unbiased = variance.mul(count / Math.max(count - 1, 1));
         const m = this.momentum;
         this.movingMean.write(this.movingMean.read().mul(m).add(mean.mul(1 - m)));

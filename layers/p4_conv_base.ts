@@ -16,6 +16,8 @@ export interface P4ConvArgs {
   strides?: number;
   padding?: Padding;
   useBias?: boolean;
+  /** Seed of the kernel initializer (runs with the same seed start from the same weights). */
+  seed?: number;
   name?: string;
   trainable?: boolean;
   inputShape?: (number | null)[];
@@ -29,6 +31,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
   readonly strides: number;
   readonly padding: Padding;
   readonly useBias: boolean;
+  readonly seed?: number;
   private kernel!: tf.LayerVariable;
   private bias?: tf.LayerVariable;
 
@@ -39,6 +42,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
     this.strides = args.strides ?? 1;
     this.padding = args.padding ?? "same";
     this.useBias = args.useBias ?? false;
+    this.seed = args.seed;
     if (!Number.isInteger(this.filters) || this.filters < 1) {
       throw new RangeError(`filters must be a positive integer, got ${args.filters}`);
     }
@@ -58,7 +62,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
       "kernel",
       this.kernelShape(shape[shape.length - 1] as number),
       "float32",
-      tf.initializers.heNormal({}),
+      tf.initializers.heNormal({ seed: this.seed }),
     );
     if (this.useBias) {
       this.bias = this.addWeight("bias", [this.filters], "float32", tf.initializers.zeros());
@@ -93,6 +97,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
       strides: this.strides,
       padding: this.padding,
       useBias: this.useBias,
+      ...(this.seed === undefined ? {} : { seed: this.seed }),
     };
   }
 }

@@ -105,8 +105,13 @@ export async function saveCheckpoint(
   let optimizerBytes: Uint8Array | undefined;
   if (options.optimizer) {
     const named = await options.optimizer.getWeights();
-    const values = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
-    optimizerBytes = concatBuffers(values.map((v) => v.slice().buffer as ArrayBuffer));
+    // All as float32 (the iteration counter may be int32): one dtype in optimizer.bin.
+    const values = await Promise.all(
+      named.map(async (w) => Float32Array.from(await w.tensor.data())),
+    );
+    // getWeights() makes a fresh tensor for the iteration count; the rest are its variables.
+    for (const w of named) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    optimizerBytes = concatBuffers(values.map((v) => v.buffer as ArrayBuffer));
     meta.optimizer = {
       name: options.optimizer.getClassName(),
       specs: named.map((w) => ({ name: w.name, shape: w.tensor.shape })),

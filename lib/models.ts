@@ -46,6 +46,8 @@ export const ModelConfigSchema = z.object({
   inputShape: z.tuple([positiveInt.nullable(), positiveInt.nullable(), positiveInt]),
   normalization: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
   bnMomentum: z.number().min(0).max(1),
+  /** Seed of the weight initializers; layer i uses seed·1000 + i. */
+  seed: z.number().int().min(0).default(0),
 });
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
@@ -102,6 +104,8 @@ export interface CreateModelOptions {
   inputShape?: [number | null, number | null, number];
   /** Per-channel input statistics (of [0, 1] pixels); default mean 0.5, std 0.25. */
   normalization?: { mean: number[]; std: number[] };
+  /** Seed of the weight initializers (default 0): same seed, same initial weights. */
+  seed?: number;
 }
 
 /** Thrown for a config that does not validate; the message names the field. */
@@ -133,6 +137,7 @@ export function modelConfig(name: ModelName, options: CreateModelOptions = {}): 
     normalization: options.normalization ??
       { mean: Array(channels).fill(0.5), std: Array(channels).fill(0.25) },
     bnMomentum: 0.9,
+    seed: options.seed ?? 0,
   });
 }
 
@@ -159,19 +164,28 @@ export function parseModelConfig(raw: unknown): ModelConfig {
 export function buildModel(config: ModelConfig): tf.LayersModel {
   const sym = config.model === "symmetric";
   const model = tf.sequential({ name: config.model });
+  let layerIndex = 0;
+  const seed = () => config.seed * 1000 + layerIndex++;
   model.add(new Standardize({ ...config.normalization, inputShape: config.inputShape }));
   config.widths.forEach((width, stage) => {
     for (let i = 0; i < config.convsPerStage; i++) {
       const first = stage === 0 && i === 0;
-      const args = { filters: width, kernelSize: config.kernelSize, padding: "same" as const };
+      const args = {
+        filters: width,
+        kernelSize: config.kernelSize,
+        padding: "same" as const,
+        seed: seed(),
+      };
       if (sym) {
         model.add(first ? new P4LiftConv2D(args) : new P4Conv2D(args));
         model.add(new P4BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
       } else {
         model.add(tf.layers.conv2d({
-          ...args,
+          filters: width,
+          kernelSize: config.kernelSize,
+          padding: "same",
           useBias: false,
-          kernelInitializer: "heNormal",
+          kernelInitializer: tf.initializers.heNormal({ seed: args.seed }),
         }));
         model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
       }
@@ -189,7 +203,17 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
   } else {
     model.add(new SpatialPyramidPool({ levels: config.sppLevels }));
   }
-  model.add(tf.layers.dense({ units: config.numClasses, name: "logits" }));
+  if (config.head === "spp") {
+    // The SPP vector has thousands of unnormalised max-pooled entries (‖f‖² ≈ 10⁴): without
+    // this, SGD at lr 0.05 diverged on the head (measured). Per-feature affine maps keep the
+    // symmetric model's features invariant.
+    model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
+  }
+  model.add(tf.layers.dense({
+    units: config.numClasses,
+    name: "logits",
+    kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }),
+  }));
   return model;
 }
 

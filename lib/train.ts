@@ -33,8 +33,11 @@ export const TRAIN_DEFAULTS = {
   preset: "small",
   epochs: 8,
   batchSize: 64,
-  optimizer: "sgd" as "sgd" | "adam",
-  lr: 0.05,
+  // Adam: the P4 filter bank reuses each kernel entry four times, so its gradients are ~4×
+  // larger than an ordinary conv's; SGD at lr 0.05 diverged on the symmetric model while Adam
+  // (scale-invariant) trained both (measured 2026-11 on the synthetic set).
+  optimizer: "adam" as "sgd" | "adam",
+  lr: 0.002,
   momentum: 0.9,
   schedule: "onecycle" as "onecycle" | "cosine" | "constant",
   weightDecay: 5e-4,
@@ -224,6 +227,7 @@ export async function trainModel(
       numClasses: dataset.classNames.length,
       inputShape: [null, null, train.channels],
       normalization: { mean: stats.mean, std: stats.std },
+      seed: options.seed,
     });
     model = buildModel(config);
   }

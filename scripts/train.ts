@@ -32,7 +32,7 @@ epoch (and <out>/<model>-best/ for the best test accuracy).
   --epochs N           (default ${D.epochs})
   --batch-size N       (default ${D.batchSize})
   --optimizer NAME     sgd (Nesterov momentum) | adam (default ${D.optimizer})
-  --lr X               peak learning rate (default ${D.lr}; try 0.002 with adam)
+  --lr X               peak learning rate (default ${D.lr}; SGD wants ~0.01–0.05)
   --momentum X         SGD momentum (default ${D.momentum})
   --schedule NAME      onecycle | cosine | constant (default ${D.schedule})
   --weight-decay X     L2 on kernels for SGD, decoupled (AdamW) for Adam (default ${D.weightDecay})
