@@ -86,14 +86,14 @@ function registerWebGPU(adapter: GPUAdapter): void {
 }
 
 /**
- * On wasm, routes convolutions and matmuls to native oneDNN when it loads (lib/native/), unless
+ * On wasm, routes convolutions, matmuls and the max-pool gradient to native oneDNN when it loads (lib/native/), unless
  * SYMLAB_NATIVE=0; returns what to add to the reason either way.
  */
 function nativeNote(): string {
   if (nativeDisabledByEnv()) return "; native kernels off (SYMLAB_NATIVE=0)";
   const status = setNativeEnabled(true);
   return status.enabled
-    ? ` + ${status.label} for conv and matmul (SYMLAB_NATIVE=0 turns them off)`
+    ? ` + ${status.label} for conv, matmul and max-pool gradient (SYMLAB_NATIVE=0 turns them off)`
     : `; pure wasm, native kernels unavailable: ${status.reason}`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Overrides of tfjs-backend-wasm kernels that run oneDNN on the wasm heap in place: the
- * convolution passes (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) and
- * BatchMatMul. Each override checks its inputs (float32, NHWC, supported attributes) and
+ * convolution passes (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter),
+ * BatchMatMul (oneDNN's SGEMM) and MaxPoolGrad (oneDNN's max pooling, forward recomputed for
+ * the argmax workspace; ties go to the first maximum in window order, as on the cpu backend). Each override checks its inputs (float32, NHWC, supported attributes) and
  * otherwise calls the kernel it replaced, so turning the native path off (or an unsupported
  * call) gives exactly the pure wasm behaviour.
  *

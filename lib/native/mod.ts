@@ -95,7 +95,7 @@ export function nativeStatus(): NativeStatus {
 }
 
 /**
- * Routes the wasm backend's conv and matmul kernels to oneDNN (`true`) or back to wasm
+ * Routes the wasm backend's conv, matmul and max-pool-gradient kernels to oneDNN (`true`) or back to wasm
  * (`false`). Call after the wasm training kernels are registered (`setBackend` does this).
  * Returns the resulting status; enabling is a no-op with a reason when unavailable.
  */
