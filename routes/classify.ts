@@ -1,0 +1,189 @@
+/**
+ * `POST /classify`: an image (multipart field `img`, or a raw `image/png` / `image/jpeg` body)
+ * classified by each requested model together with its transforms, with an invariance score
+ * `1 − JSD(p, q)` per transform.
+ *
+ * Query: `rotate` (comma-separated degrees), `scale` (comma-separated zoom factors in
+ * [0.1, 10]), `model` (baseline | symmetric | both), `topk` (1–100, default 5). Without
+ * `rotate` and `scale`: `rotate=90,180,270`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { decodeImage, detectImageType, ImageError, readImageHeader } from "../lib/image.ts";
+import { classifyImage, type Transform } from "../lib/serve.ts";
+import type { ServerState } from "./app.ts";
+import { HttpError } from "./errors.ts";
+
+const list = (name: string, min: number, max: number) =>
+  z.string().max(1000).transform((s, ctx) => {
+    const values = s.split(",").map((v) => v.trim()).filter((v) => v !== "").map(Number);
+    if (
+      values.length === 0 || values.length > 32 ||
+      values.some((v) => !Number.isFinite(v) || v < min || v > max)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name}: expected 1–32 comma-separated numbers in [${min}, ${max}], got "${s}"`,
+      });
+      return z.NEVER;
+    }
+    return values;
+  });
+
+/** The query of /classify. */
+export const ClassifyQuery = z.object({
+  rotate: list("rotate", -1e6, 1e6).optional(),
+  scale: list("scale", 0.1, 10).optional(),
+  model: z.enum(["baseline", "symmetric", "both"]).default("both"),
+  topk: z.coerce.number().int().min(1).max(100).default(5),
+}).strict();
+
+function queryError(issue: z.core.$ZodIssue): HttpError {
+  const field = issue.path.join(".") ||
+    (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "query");
+  const message = issue.message.startsWith(`${field}:`)
+    ? issue.message
+    : `${field}: ${issue.message}`;
+  return new HttpError(422, "bad_query", message);
+}
+
+/** Reads a body stream, refusing it as soon as it passes `limit` bytes (never buffers more). */
+export async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const timer = setTimeout(() => reader.cancel("timeout").catch(() => {}), timeoutMs);
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(
+          413,
+          "body_too_large",
+          `Request body is over the limit of ${limit} bytes`,
+        );
+      }
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Extracts the image bytes from a multipart form (field `img`) or a raw body. */
+async function imageBytes(contentType: string, body: Uint8Array): Promise<Uint8Array> {
+  if (/^multipart\/form-data/i.test(contentType)) {
+    let form: FormData;
+    try {
+      form = await new Response(body as Uint8Array<ArrayBuffer>, {
+        headers: { "content-type": contentType },
+      }).formData();
+    } catch {
+      throw new HttpError(
+        400,
+        "bad_multipart",
+        'Expected a multipart/form-data body with a file field "img"',
+      );
+    }
+    const file = form.get("img");
+    if (!(file instanceof File)) {
+      throw new HttpError(400, "missing_image", 'Expected a file in the multipart field "img"');
+    }
+    return new Uint8Array(await file.arrayBuffer());
+  }
+  return body; // raw body: its type is decided by magic bytes, not by Content-Type
+}
+
+/** `POST /classify` over the server's state. */
+export function classifyRoutes(state: ServerState): Hono {
+  return new Hono().post("/classify", async (c) => {
+    const parsed = ClassifyQuery.safeParse(c.req.query());
+    if (!parsed.success) throw queryError(parsed.error.issues[0]);
+    const query = parsed.data;
+    if (state.models.length === 0) {
+      throw new HttpError(
+        503,
+        "loading",
+        state.loadError ?? "models are still loading; retry shortly",
+      );
+    }
+    const wanted = query.model === "both"
+      ? state.models
+      : state.models.filter((m) => m.name === query.model);
+    if (wanted.length === 0) {
+      throw new HttpError(
+        422,
+        "bad_query",
+        `model: "${query.model}" is not loaded (serving ${
+          state.models.map((m) => m.name).join(", ")
+        })`,
+      );
+    }
+    const { limits } = state;
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    if (declared > limits.maxBodyBytes) {
+      throw new HttpError(
+        413,
+        "body_too_large",
+        `Request body of ${declared} bytes is over the limit of ${limits.maxBodyBytes} bytes`,
+      );
+    }
+    const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
+    const bytes = await imageBytes(c.req.header("content-type") ?? "", body);
+    const type = detectImageType(bytes);
+    if (type && typeof type === "object") {
+      throw new ImageError("unsupported_type", `Expected a PNG or JPEG image, got ${type.other}`);
+    }
+    const header = bytes.length ? readImageHeader(bytes) : undefined;
+    if (header && header.width * header.height > limits.maxPixels) {
+      throw new ImageError(
+        "too_many_pixels",
+        `Image of ${header.width}×${header.height} pixels is over the limit of ${limits.maxPixels} pixels`,
+      );
+    }
+    const transforms: Transform[] = [
+      ...(query.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
+      ...(query.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
+    ];
+    if (transforms.length === 0) {
+      transforms.push(...[90, 180, 270].map((value) => ({ kind: "rotate" as const, value })));
+    }
+    const started = performance.now();
+    const results = await state.queue.run(async () => {
+      const image = decodeImage(bytes, { maxPixels: limits.maxPixels });
+      const out = [];
+      for (const m of wanted) {
+        out.push(await classifyImage(m, image, transforms, query.topk));
+        state.metrics.observeBatch(transforms.length + 1);
+      }
+      return { image, out };
+    });
+    return c.json({
+      image: {
+        type: results.image.sourceType,
+        width: results.image.width,
+        height: results.image.height,
+      },
+      transforms,
+      models: Object.fromEntries(results.out.map((r) => [r.model, r])),
+      ms: Number((performance.now() - started).toFixed(2)),
+    });
+  });
+}

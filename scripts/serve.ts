@@ -1,0 +1,122 @@
+/**
+ * `deno task serve`: the Hono inference server on Deno.serve. Listens at once (so /health
+ * answers while models load; /ready and /classify say 503 until then), loads the checkpoints,
+ * and shuts down gracefully on SIGINT/SIGTERM, finishing requests in flight.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type BackendName, setBackend } from "../lib/backend.ts";
+import { loadServedModels } from "../lib/serve.ts";
+import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
+
+const HELP = `Usage: deno task serve [flags]
+
+  --checkpoints DIR    directory holding baseline/ and/or symmetric/ (default checkpoints)
+  --port N             (default 8000; 0 picks a free port)
+  --host ADDR          (default 0.0.0.0)
+  --backend NAME       auto | wasm | webgpu | cpu (default auto)
+  --max-body-bytes N   largest upload, checked while reading (default ${DEFAULT_LIMITS.maxBodyBytes})
+  --max-pixels N       largest image, from its header before decoding (default ${DEFAULT_LIMITS.maxPixels})
+  --queue N            inference jobs allowed to wait before 503 (default ${DEFAULT_LIMITS.queue})
+  --quiet              no per-request log lines
+  --help
+
+Example: curl -F img=@cat.png 'http://localhost:8000/classify?rotate=90'`;
+
+function positiveInt(flag: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${v}"`);
+  }
+  return n;
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        checkpoints: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        backend: { type: "string" },
+        "max-body-bytes": { type: "string" },
+        "max-pixels": { type: "string" },
+        queue: { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\nRun with --help for the flags.`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let limits, port;
+  try {
+    port = positiveInt("port", values.port, 8000, 0);
+    limits = {
+      maxBodyBytes: positiveInt(
+        "max-body-bytes",
+        values["max-body-bytes"],
+        DEFAULT_LIMITS.maxBodyBytes,
+      ),
+      maxPixels: positiveInt("max-pixels", values["max-pixels"], DEFAULT_LIMITS.maxPixels),
+      queue: positiveInt("queue", values.queue, DEFAULT_LIMITS.queue),
+    };
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
+  const backendName = values.backend ?? "auto";
+  if (!["auto", "wasm", "webgpu", "cpu"].includes(backendName)) {
+    console.error(`error: --backend: expected auto, wasm, webgpu or cpu, got "${backendName}"`);
+    return 2;
+  }
+  const backend = await setBackend(backendName as BackendName);
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  const state = createState([], limits);
+  const app = createApp(state, { log: values.quiet ? undefined : (line) => console.log(line) });
+  const dir = values.checkpoints ?? "checkpoints";
+  let resolveListening: (port: number) => void;
+  const listening = new Promise<number>((r) => resolveListening = r);
+  const server = Deno.serve({
+    port,
+    hostname: values.host ?? "0.0.0.0",
+    onListen: ({ hostname, port }) => {
+      console.log(`listening on http://${hostname}:${port}`);
+      resolveListening(port);
+    },
+  }, app.fetch);
+  await listening;
+  try {
+    state.models = await loadServedModels(dir, (line) => console.log(line));
+    console.log(`ready: ${state.models.map((m) => m.name).join(", ")}`);
+  } catch (e) {
+    state.loadError = (e as Error).message;
+    console.error(`error: ${state.loadError}`);
+    await server.shutdown();
+    return 1;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: finishing requests in flight, then exiting`);
+    server.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  await server.finished;
+  console.log("stopped");
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
