@@ -20,6 +20,9 @@
  *   kernels take ~25 ms to gather a P4 filter bank of 590k entries and ~85 ms to compare a
  *   [64, 8, 8, 64, 4] map with its max over the rotation axis (the max-pool gradient); these
  *   loops take a few ms (measured 2026-11).
+ * - `Reverse` and `Max` over leading axes: heap loops (wasm's take ~6 ms to reverse a
+ *   [64, 4, 4, 128] map and ~45 ms to max-reduce the leading axis of a [4, 64, 4, 4, 32, 4]
+ *   one, the P4 pyramid pooling's; the loops copy whole rows, measured 2026-11-25).
  * - `Identity` (tf.clone, gradients passed through): shares the input's buffer by reference
  *   count, as the cpu backend and wasm's own Reshape do, instead of copying it (wasm's copy
  *   cost ~40 ms per symmetric training step, measured 2026-11). Tensors are immutable and
@@ -301,6 +304,56 @@ function equal(backend: Backend, a: Info, b: Info): Info {
   return out;
 }
 
+/** x reversed along `dims` (rows of untouched trailing axes are copied whole). */
+function reverse(backend: Backend, x: Info, dims: number[]): Info {
+  const shape = x.shape;
+  const rank = shape.length;
+  const flip = new Set(dims);
+  let inner = 1, split = rank; // trailing axes that are not reversed form contiguous rows
+  while (split > 0 && !flip.has(split - 1)) inner *= shape[--split];
+  const out = (backend as unknown as Heap).makeOutput(shape, x.dtype);
+  const [src, dst] = [view(backend, x), view(backend, out)];
+  const strides = Array(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  const rows = tf.util.sizeFromShape(shape) / Math.max(inner, 1);
+  const pos = Array(split).fill(0);
+  let from = 0;
+  for (let d = 0; d < split; d++) if (flip.has(d)) from += (shape[d] - 1) * strides[d];
+  for (let r = 0; r < rows; r++) {
+    if (inner === 1) dst[r] = src[from];
+    else dst.set(src.subarray(from, from + inner), r * inner);
+    for (let d = split - 1; d >= 0; d--) {
+      const step = flip.has(d) ? -strides[d] : strides[d];
+      pos[d]++;
+      from += step;
+      if (pos[d] < shape[d]) break;
+      from -= step * shape[d];
+      pos[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Max of a float32 `x` over its `k` leading axes, row by row. */
+function maxLeading(backend: Backend, x: Info, k: number, keepDims: boolean): Info {
+  const rest = x.shape.slice(k);
+  const c = tf.util.sizeFromShape(rest);
+  const m = tf.util.sizeFromShape(x.shape.slice(0, k));
+  const shape = keepDims ? [...Array(k).fill(1), ...rest] : rest;
+  const out = (backend as unknown as Heap).makeOutput(shape, "float32");
+  const [src, dst] = [view(backend, x), view(backend, out)];
+  dst.set(src.subarray(0, c));
+  for (let r = 1; r < m; r++) {
+    const base = r * c;
+    for (let j = 0; j < c; j++) {
+      const v = src[base + j];
+      // NaN propagates, as in tf.max.
+      if (v > dst[j] || v !== v) dst[j] = v;
+    }
+  }
+  return out;
+}
+
 let registered = false;
 
 /**
@@ -387,6 +440,43 @@ export function registerWasmTrainingKernels(): void {
         if (x.dtype === "string") return ownIdentity.kernelFunc(args);
         (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
         return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+  }
+  const ownReverse = tf.getKernel("Reverse", "wasm");
+  if (ownReverse) {
+    tf.unregisterKernel("Reverse", "wasm");
+    tf.registerKernel({
+      ...ownReverse,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: Info };
+        const dims = tf.util.parseAxisParam(
+          (args.attrs as { dims: number | number[] }).dims,
+          x.shape,
+        );
+        if (x.dtype === "string" || x.shape.length === 0) return ownReverse.kernelFunc(args);
+        return reverse(args.backend as Backend, x, dims);
+      },
+    });
+  }
+  const ownMax = tf.getKernel("Max", "wasm");
+  if (ownMax) {
+    tf.unregisterKernel("Max", "wasm");
+    tf.registerKernel({
+      ...ownMax,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: Info };
+        const a = args.attrs as { reductionIndices: number | number[]; keepDims: boolean };
+        const axes = [...new Set(tf.util.parseAxisParam(a.reductionIndices, x.shape))].sort((
+          p,
+          q,
+        ) => p - q);
+        const leading = axes.length > 0 && axes.length < x.shape.length &&
+          axes.every((v, i) => v === i);
+        if (x.dtype !== "float32" || !leading || tf.util.sizeFromShape(x.shape) === 0) {
+          return ownMax.kernelFunc(args);
+        }
+        return maxLeading(args.backend as Backend, x, axes.length, a.keepDims);
       },
     });
   }

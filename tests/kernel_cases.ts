@@ -80,7 +80,8 @@ function depthwiseCase(
 function matMulCase(a: number[], b: number[], ta: boolean, tb: boolean): KernelCase {
   return {
     name: `matMul ${JSON.stringify(a)}${ta ? "ᵀ" : ""} × ${JSON.stringify(b)}${tb ? "ᵀ" : ""}`,
-    kernels: ["BatchMatMul"],
+    // The native path takes only GEMMs with all of M, N, K ≥ 16 and ≥ 2²¹ multiply-adds.
+    kernels: Math.min(...a.slice(-2), ...b.slice(-2)) >= 16 ? ["BatchMatMul"] : [],
     run: () => tf.tidy(() => [tf.matMul(randomTensor(a, 31), randomTensor(b, 32), ta, tb)]),
   };
 }
@@ -170,6 +171,30 @@ function gatherEqualCase(): KernelCase {
   };
 }
 
+/** Reverse over any axes and max over leading axes (P4 pyramid pooling). */
+function reverseMaxCase(): KernelCase {
+  return {
+    name: "reverse over axes {1,2}, {0,3}, {2}, {0,1,2,3} and max over leading axes",
+    kernels: [],
+    run: () =>
+      tf.tidy(() => {
+        const x = randomTensor<tf.Rank.R4>([3, 4, 5, 6], 81);
+        const r = randomTensor([4, 5, 6], 82);
+        return [
+          tf.reverse(x, [1, 2]),
+          tf.reverse(x, [0, 3]),
+          tf.reverse(x, 2),
+          tf.reverse(x, [0, 1, 2, 3]),
+          tf.reverse(x.toInt(), [1]),
+          x.max(0),
+          x.max([0, 1], true),
+          x.max([1, 2]),
+          tf.grad((x: tf.Tensor) => x.max(0).mul(r).sum())(x),
+        ];
+      }),
+  };
+}
+
 /** Every case: conv strides 1 and 2, same/valid/explicit padding, non-square, and more. */
 export const KERNEL_CASES: KernelCase[] = [
   convCase({ x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" }),
@@ -196,6 +221,7 @@ export const KERNEL_CASES: KernelCase[] = [
   maxPoolCase([2, 9, 7, 3], 3, 2, "same", true),
   maxPoolCase([1, 7, 9, 2], 3, 1, "same", true),
   gatherEqualCase(),
+  reverseMaxCase(),
   depthwiseCase([2, 8, 8, 3], [3, 3, 3, 2], 1, "same"),
   depthwiseCase([2, 9, 7, 4], [3, 3, 4, 1], 2, "valid"),
   matMulCase([5, 7], [7, 3], false, false),
@@ -204,6 +230,9 @@ export const KERNEL_CASES: KernelCase[] = [
   matMulCase([4, 5, 7], [7, 3], false, false),
   matMulCase([4, 7, 5], [3, 7], true, true),
   matMulCase([2, 5, 7], [1, 7, 3], false, false),
+  matMulCase([160, 130], [130, 120], false, false), // big enough for the native GEMM
+  matMulCase([3, 130, 160], [120, 130], true, true),
+  matMulCase([3, 160, 130], [130, 120], false, false),
   reduceCase([4, 5, 6, 3], [0, 1, 2], false),
   reduceCase([4, 5, 6, 3], [0], true),
   reduceCase([4, 5, 6, 3], [1, 2], false),
