@@ -13,7 +13,7 @@
  *   This costs C× more arithmetic than a native kernel; symlab's models use no depthwise layers,
  *   it is here so that any tfjs model trains on wasm.
  * - `Sum` / `Mean` over leading axes (a bias or batch-norm gradient: [N, H, W, C] -> [C]):
- *   wasm transposes the reduced axes innermost and then reduces, ~30 ms for a 16 MB map;
+ *   wasm transposes the reduced axes innermost and then reduces, ~60 ms for [65536, 64];
  *   as a product `(1/M or 1)·1ᵀ [1, M] × x [M, C]` it is one GEMM (BatchMatMul, XNNPACK or the
  *   native path), ~2 ms (measured 2026-11).
  * - `GatherV2` (batchDims 0) and broadcasting `Equal`: plain loops over the wasm heap. wasm's own
