@@ -43,3 +43,31 @@ export {
   Standardize,
   SymmetricMaxPool2D,
 } from "./layers/mod.ts";
+export {
+  batches,
+  channelStats,
+  DatasetError,
+  generateSynthetic,
+  loadDataset,
+} from "./lib/data/mod.ts";
+export type { Dataset, Split } from "./lib/data/mod.ts";
+export { TRAIN_DEFAULTS, TrainingError, trainModel } from "./lib/train.ts";
+export type { TrainOptions, TrainResult } from "./lib/train.ts";
+export {
+  contrast,
+  gaussianBlur,
+  gaussianNoise,
+  perturb,
+  PERTURB_DEFAULTS,
+  randomRotate,
+  resize,
+  rotate,
+  shift,
+  zoom,
+} from "./lib/transforms.ts";
+export { invarianceScore, jsdBits } from "./lib/invariance.ts";
+export { fgsm, pgd } from "./lib/attacks.ts";
+export { evaluate, SWEEPS } from "./lib/evaluate.ts";
+export { decodeImage, ImageError } from "./lib/image.ts";
+export { classifyImage, loadServedModels } from "./lib/serve.ts";
+export { createApp, createState } from "./routes/app.ts";
