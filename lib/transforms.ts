@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { mulberry32 } from "./data/rng.ts";
 import * as tf from "@tensorflow/tfjs";
 import jpeg from "jpeg-js";
 import { z } from "zod";
@@ -79,14 +80,7 @@ function perImage(value: PerImage, n: number, what: string): number[] {
  * ```
  */
 export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,19 +1,12 @@
 /** Test helpers: backends, deterministic data, comparisons, slow loop references. */
 import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../lib/backend.ts";
+import { mulberry32 } from "../lib/data/rng.ts";
 
 /** Deterministic pseudo-random floats in [-1, 1) (mulberry32). */
 export function randomArray(size: number, seed = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => next() * 2 - 1);
 }
 
 /** A deterministic tensor with values in [-1, 1). */
