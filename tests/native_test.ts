@@ -6,8 +6,16 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../lib/backend.ts";
-import { nativeCalls, nativeStatus, setNativeEnabled } from "../lib/native/mod.ts";
+import {
+  nativeCalls,
+  nativeStatus,
+  nativeThresholds,
+  setNativeEnabled,
+} from "../lib/native/mod.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
+
+// These cases are small; send every conv to oneDNN here so that it is the path under test.
+nativeThresholds.minConvMacs = 0;
 
 const status = nativeStatus();
 const ignore = !status.available;

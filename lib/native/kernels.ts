@@ -107,8 +107,19 @@ function geometry(
   };
 }
 
+/**
+ * Convolutions below `minConvMacs` multiply-adds stay on wasm: a oneDNN call costs a few ms of
+ * OpenMP start-up, which made /classify (a batch of 4 images) 9× slower (p50 184 ms vs 21 ms
+ * on pure wasm, measured 2026-11-25 with `deno task bench:serve`), while a training batch
+ * of 64 is 10–100× above it.
+ */
+export const nativeThresholds = { minConvMacs: 2 ** 27 };
+
 /** oneDNN needs every output row to read ≥ 1 real input row; tfjs allows pads past that. */
 function supported(g: ConvGeometry): boolean {
+  const macs = g.batch * g.outHeight * g.outWidth * g.outChannels * g.inChannels *
+    g.filterHeight * g.filterWidth;
+  if (macs < nativeThresholds.minConvMacs) return false;
   const size = [
     g.batch,
     g.inHeight,

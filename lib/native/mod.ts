@@ -14,12 +14,13 @@ import { Dnnl } from "./dnnl.ts";
 import {
   NATIVE_KERNELS,
   nativeCalls,
+  nativeThresholds,
   overridesEnabled,
   registerNativeKernels,
   setOverridesEnabled,
 } from "./kernels.ts";
 
-export { NATIVE_KERNELS, nativeCalls };
+export { NATIVE_KERNELS, nativeCalls, nativeThresholds };
 
 /** What the native path is and why it is (not) available. */
 export interface NativeStatus {
