@@ -383,6 +383,14 @@ export async function trainModel(
         } ` +
         `| ${formatDuration(trainSeconds)} ${row.imgPerSec} img/s, eval ${
           formatDuration((performance.now() - evalStart) / 1000)
+        }${
+          epoch + 1 < options.epochs
+            ? `; about ${
+              formatDuration(
+                (options.epochs - epoch - 1) * (performance.now() - started) / 1000,
+              )
+            } left for ${name}`
+            : ""
         }`,
     );
     if (hooks.signal?.aborted && epoch + 1 < options.epochs) {
