@@ -6,16 +6,20 @@
  *
  * @module
  */
+import { z } from "zod";
 import { mixSeed, mulberry32 } from "./rng.ts";
-import type { Split } from "./types.ts";
+import { DatasetError, type Split } from "./types.ts";
 
 /** Augmentation applied per image. */
 export interface Augment {
-  /** Random translation by up to this many pixels in x and y, zero fill (default 0). */
+  /** Random translation by up to this many whole pixels in x and y, zero fill (default 0). */
   shift?: number;
   /** Random horizontal flip (default false; a reflection is not in the rotation group). */
   flip?: boolean;
-  /** "rot90": a random multiple of 90° (exact); "any": a uniform angle, bilinear, zero fill. */
+  /**
+   * "rot90": a random multiple of 90° (an exact pixel copy on square images); "any": a uniform
+   * angle, bilinear, zero fill (default "none").
+   */
   rotate?: "none" | "rot90" | "any";
 }
 
@@ -39,7 +43,14 @@ export interface Batch {
   total: number;
 }
 
-/** A permutation of 0..n-1 (Fisher–Yates) from a seeded PRNG. */
+/**
+ * A permutation of 0..n-1 (Fisher–Yates) from a seeded PRNG.
+ *
+ * @example
+ * ```ts
+ * permutation(5, mulberry32(1)); // e.g. Uint32Array [3, 0, 4, 1, 2]
+ * ```
+ */
 export function permutation(n: number, rand: () => number): Uint32Array {
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
@@ -50,7 +61,13 @@ export function permutation(n: number, rand: () => number): Uint32Array {
   return p;
 }
 
-/** Copies image `src` into `out` at `o`, shifted/rotated/flipped, scaled to [0, 1]. */
+/**
+ * Copies image `src` into `out` at `o`, scaled to [0, 1] and augmented: the output pixel
+ * (y, x) reads the source at the inverse transform of (y, x), i.e. flip, then rotation about
+ * the centre, then shift. Pixels that come from outside the image are 0 (zero fill, not
+ * reflection: reflected borders would add mirrored content the rotated test set never shows).
+ * The random draws happen in a fixed order (dx, dy, flip, turn), so a seed fixes them all.
+ */
 function augmentInto(
   split: Split,
   src: number,
@@ -66,7 +83,9 @@ function augmentInto(
   const dy = maxShift ? Math.floor(rand() * (2 * maxShift + 1)) - maxShift : 0;
   const flip = aug.flip ? rand() < 0.5 : false;
   const rotate = aug.rotate ?? "none";
-  // Output pixel (y, x) reads source (sy, sx) = inverse transform; centre-based rotation.
+  // (cos, sin) of the turn. With y pointing down, this sampling turns the image clockwise by
+  // the drawn angle; the angle (or k) is uniform, so the distribution of turns is the same as
+  // for counter-clockwise ones.
   let cos = 1, sin = 0;
   if (rotate === "rot90") {
     const k = Math.floor(rand() * 4);
@@ -75,60 +94,91 @@ function augmentInto(
     const a = rand() * 2 * Math.PI;
     [cos, sin] = [Math.cos(a), Math.sin(a)];
   }
-  const [cy, cx] = [(h - 1) / 2, (w - 1) / 2];
+  const cy = (h - 1) / 2, cx = (w - 1) / 2;
+  // Quarter turns (and no turn) map pixel centres onto pixel centres of a square image: copy.
   const exact = Number.isInteger(cos) && Number.isInteger(sin);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const d = o + (y * w + x) * c;
-      // Undo shift, then undo the counter-clockwise rotation, then undo the flip.
       const ty = y - dy - cy, tx = x - dx - cx;
-      let sy = cos * ty - sin * tx + cy;
+      const sy = cos * ty - sin * tx + cy;
       let sx = sin * ty + cos * tx + cx;
       if (flip) sx = w - 1 - sx;
       if (exact) {
-        sy = Math.round(sy);
-        sx = Math.round(sx);
-        if (sy < 0 || sy >= h || sx < 0 || sx >= w) {
+        const iy = Math.round(sy), ix = Math.round(sx);
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
           for (let k = 0; k < c; k++) out[d + k] = 0;
-          continue;
+        } else {
+          const s = base + (iy * w + ix) * c;
+          for (let k = 0; k < c; k++) out[d + k] = images[s + k] / 255;
         }
-        const s = base + (sy * w + sx) * c;
-        for (let k = 0; k < c; k++) out[d + k] = images[s + k] / 255;
         continue;
       }
+      // Bilinear: the four neighbours that lie inside the image, weighted by distance.
       const y0 = Math.floor(sy), x0 = Math.floor(sx);
       const fy = sy - y0, fx = sx - x0;
+      const w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+      const top = y0 >= 0 && y0 < h, bottom = y0 + 1 >= 0 && y0 + 1 < h;
+      const left = x0 >= 0 && x0 < w, right = x0 + 1 >= 0 && x0 + 1 < w;
+      const p00 = base + (y0 * w + x0) * c, p10 = p00 + w * c;
       for (let k = 0; k < c; k++) {
         let v = 0;
-        for (
-          const [yy, xx, wgt] of [
-            [y0, x0, (1 - fy) * (1 - fx)],
-            [y0, x0 + 1, (1 - fy) * fx],
-            [y0 + 1, x0, fy * (1 - fx)],
-            [y0 + 1, x0 + 1, fy * fx],
-          ]
-        ) {
-          if (wgt && yy >= 0 && yy < h && xx >= 0 && xx < w) {
-            v += wgt * images[base + (yy * w + xx) * c + k];
-          }
-        }
+        if (w00 && top && left) v += w00 * images[p00 + k];
+        if (w01 && top && right) v += w01 * images[p00 + c + k];
+        if (w10 && bottom && left) v += w10 * images[p10 + k];
+        if (w11 && bottom && right) v += w11 * images[p10 + c + k];
         out[d + k] = v / 255;
       }
     }
   }
 }
 
+const BatchOptionsSchema = z.strictObject({
+  batchSize: z.number().int().positive(),
+  shuffle: z.boolean(),
+  seed: z.number().int(),
+  epoch: z.number().int().nonnegative(),
+  augment: z.strictObject({
+    shift: z.number().int().nonnegative().optional(),
+    flip: z.boolean().optional(),
+    rotate: z.enum(["none", "rot90", "any"]).optional(),
+  }).optional(),
+  dropLast: z.boolean().optional(),
+});
+
 /**
- * Yields the batches of one epoch.
+ * Yields the batches of one epoch. Every image appears exactly once per epoch (the last batch
+ * is smaller unless `dropLast`); the order depends only on (seed, epoch), and so do the
+ * augmentation draws. Throws `TypeError` for invalid options and {@linkcode DatasetError} for
+ * a split whose arrays do not match its count and shape.
  *
  * @example
  * ```ts
- * for (const b of batches(data.train, { batchSize: 64, shuffle: true, seed: 1, epoch: 0 })) {
- *   // b.x: Float32Array [b.size, H, W, C]
+ * const { train } = generateSynthetic({ seed: 1 });
+ * for (const b of batches(train, { batchSize: 64, shuffle: true, seed: 1, epoch: 0 })) {
+ *   // b.x: Float32Array [b.size, 32, 32, 3] in [0, 1]; b.y: Int32Array [b.size]
  * }
  * ```
  */
-export function* batches(split: Split, options: BatchOptions): Generator<Batch> {
+export function batches(split: Split, options: BatchOptions): Generator<Batch> {
+  const parsed = BatchOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TypeError(
+      `Invalid batch options: ${issue.path.join(".") || "(value)"}: ${issue.message}`,
+    );
+  }
+  const size = split.height * split.width * split.channels;
+  if (split.images.length !== split.count * size || split.labels.length !== split.count) {
+    throw new DatasetError(
+      `split: expected ${split.count} images of ${split.height}×${split.width}×${split.channels} ` +
+        `and ${split.count} labels, got ${split.images.length} bytes and ${split.labels.length} labels`,
+    );
+  }
+  return epoch(split, parsed.data);
+}
+
+function* epoch(split: Split, options: BatchOptions): Generator<Batch> {
   const { batchSize } = options;
   const n = split.count;
   const order = options.shuffle
@@ -158,7 +208,16 @@ export function* batches(split: Split, options: BatchOptions): Generator<Batch> 
   }
 }
 
-/** Per-channel mean and standard deviation of a split's pixels, scaled to [0, 1]. */
+/**
+ * Per-channel mean and standard deviation of a split's pixels, scaled to [0, 1] (population
+ * std, floored at 1e-3 so a constant channel still normalises). Models store these in their
+ * normalisation layer.
+ *
+ * @example
+ * ```ts
+ * const { mean, std } = channelStats(dataset.train); // e.g. mean [0.51, 0.49, 0.44]
+ * ```
+ */
 export function channelStats(split: Split): { mean: number[]; std: number[] } {
   const c = split.channels;
   const sum = new Float64Array(c), sq = new Float64Array(c);
