@@ -27,6 +27,7 @@ export interface CifarSpec {
   classes: number;
 }
 
+/** The official CIFAR-100 binary archive (Krizhevsky 2009): 100 fine classes. */
 export const CIFAR100: CifarSpec = {
   name: "cifar100",
   url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
@@ -41,6 +42,7 @@ export const CIFAR100: CifarSpec = {
   classes: 100,
 };
 
+/** The official CIFAR-10 binary archive: 10 classes, five training batches. */
 export const CIFAR10: CifarSpec = {
   name: "cifar10",
   url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
@@ -57,7 +59,15 @@ export const CIFAR10: CifarSpec = {
 
 const PIXELS = 32 * 32;
 
-/** Parses binary records into an NHWC split, checking sizes and label ranges. */
+/**
+ * Parses binary records into an NHWC split, checking sizes and label ranges: the channel-planar
+ * pixel `c * 1024 + y * 32 + x` of a record becomes `(y * 32 + x) * 3 + c` of its image.
+ *
+ * @example
+ * ```ts
+ * const split = parseCifarRecords("test.bin", await Deno.readFile("test.bin"), CIFAR100);
+ * ```
+ */
 export function parseCifarRecords(path: string, bytes: Uint8Array, spec: CifarSpec): Split {
   const record = spec.labelBytes + 3 * PIXELS;
   if (bytes.length === 0 || bytes.length % record !== 0) {
@@ -111,7 +121,14 @@ async function readSplit(dir: string, files: string[], spec: CifarSpec): Promise
   return { images, labels, count, height: 32, width: 32, channels: 3 };
 }
 
-/** Loads an extracted CIFAR directory (the archive's top directory). */
+/**
+ * Loads an extracted CIFAR directory (the archive's top directory), checking every file.
+ *
+ * @example
+ * ```ts
+ * const { train, test, classNames } = await loadCifarDir("/data/cifar-100-binary", CIFAR100);
+ * ```
+ */
 export async function loadCifarDir(
   dir: string,
   spec: CifarSpec,

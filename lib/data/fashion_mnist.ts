@@ -32,10 +32,17 @@ export const FASHION_FILES = {
   testLabels: "t10k-labels-idx1-ubyte",
 };
 
-/** Debian's package location. */
+/** Where Debian's `dataset-fashion-mnist` package installs the gzipped IDX files. */
 export const DEBIAN_FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 
-/** Reads a file, transparently gunzipping `.gz` (tries `name` then `name.gz`). */
+/**
+ * Reads a file, transparently gunzipping `.gz` (tries `name` then `name.gz`).
+ *
+ * @example
+ * ```ts
+ * const { path, bytes } = await readMaybeGz(DEBIAN_FASHION_DIR, "t10k-labels-idx1-ubyte");
+ * ```
+ */
 export async function readMaybeGz(
   dir: string,
   name: string,
@@ -61,7 +68,15 @@ export async function readMaybeGz(
   throw new DatasetError(`${dir}/${name}(.gz): file not found`);
 }
 
-/** Parses an IDX file: magic 0x0000 0x08 (uint8) + rank, then big-endian dims, then data. */
+/**
+ * Parses an IDX file: magic `00 00 08 <rank>` (uint8 data), big-endian uint32 dims, then the
+ * data; the size must match the dims exactly.
+ *
+ * @example
+ * ```ts
+ * const { dims, data } = parseIdx("labels", bytes, 1); // dims [10000]
+ * ```
+ */
 export function parseIdx(
   path: string,
   bytes: Uint8Array,
@@ -114,7 +129,18 @@ async function loadSplit(dir: string, images: string, labels: string): Promise<S
   return { images: out, labels: labelsOut, count: n, height: H, width: W, channels: 1 };
 }
 
-/** Loads Fashion-MNIST from a directory of (optionally gzipped) IDX files. */
+/**
+ * Loads Fashion-MNIST from a directory of (optionally gzipped) IDX files. Each 28×28 image is
+ * padded to 32×32 with a 2-pixel zero border, channels = 1: the models pool three times by
+ * 2×2, and exact 90° equivariance needs map sizes that stay even (32 → 16 → 8 → 4, where 28
+ * would give 28 → 14 → 7 → 3 and an odd map whose pooling grid does not rotate onto itself).
+ *
+ * @example
+ * ```ts
+ * const { train, test } = await loadFashionMnist(DEBIAN_FASHION_DIR);
+ * train.count; // 60000, each 32×32×1
+ * ```
+ */
 export async function loadFashionMnist(dir: string): Promise<{ train: Split; test: Split }> {
   const f = FASHION_FILES;
   return {

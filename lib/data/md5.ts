@@ -5,79 +5,27 @@
  * @module
  */
 
-const S = [
-  7,
-  12,
-  17,
-  22,
-  7,
-  12,
-  17,
-  22,
-  7,
-  12,
-  17,
-  22,
-  7,
-  12,
-  17,
-  22,
-  5,
-  9,
-  14,
-  20,
-  5,
-  9,
-  14,
-  20,
-  5,
-  9,
-  14,
-  20,
-  5,
-  9,
-  14,
-  20,
-  4,
-  11,
-  16,
-  23,
-  4,
-  11,
-  16,
-  23,
-  4,
-  11,
-  16,
-  23,
-  4,
-  11,
-  16,
-  23,
-  6,
-  10,
-  15,
-  21,
-  6,
-  10,
-  15,
-  21,
-  6,
-  10,
-  15,
-  21,
-  6,
-  10,
-  15,
-  21,
-];
+// Per-round left-rotation amounts (RFC 1321 §3.4): round r, step i uses S[r * 16 + i].
+const S = Uint8Array.from(
+  { length: 64 },
+  (_, i) => [[7, 12, 17, 22], [5, 9, 14, 20], [4, 11, 16, 23], [6, 10, 15, 21]][i >> 4][i & 3],
+);
 // K[i] = floor(|sin(i + 1)| · 2³²)
 const K = Int32Array.from(
   { length: 64 },
   (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) | 0,
 );
 
-/** Incremental MD5: `update()` any number of chunks, then `hex()`. */
+/**
+ * Incremental MD5: `update()` any number of chunks, then `hex()` once.
+ *
+ * @example
+ * ```ts
+ * const md5 = new Md5();
+ * for await (const chunk of (await Deno.open("a.tar.gz")).readable) md5.update(chunk);
+ * md5.hex(); // "03b5dce0..."
+ * ```
+ */
 export class Md5 {
   #state = Int32Array.of(0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476);
   #buffer = new Uint8Array(64);
@@ -145,7 +93,14 @@ export class Md5 {
   }
 }
 
-/** MD5 of a byte array as hex. */
+/**
+ * MD5 of a byte array as 32 hex digits.
+ *
+ * @example
+ * ```ts
+ * md5(new TextEncoder().encode("abc")); // "900150983cd24fb0d6963f7d28e17f72"
+ * ```
+ */
 export function md5(data: Uint8Array): string {
   return new Md5().update(data).hex();
 }

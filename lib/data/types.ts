@@ -15,8 +15,9 @@ export interface Split {
   channels: number;
 }
 
-/** Dataset names a user may ask for. */
+/** Dataset names a user may ask for (besides "auto"). */
 export const DATASET_NAMES = ["cifar100", "cifar10", "fashion-mnist", "synthetic"] as const;
+/** One of {@linkcode DATASET_NAMES}. */
 export type DatasetName = typeof DATASET_NAMES[number];
 
 /** A loaded dataset. */
@@ -29,12 +30,28 @@ export interface Dataset {
   source: string;
 }
 
-/** A dataset file that is missing, truncated or malformed; the message names the file. */
+/**
+ * A dataset file that is missing, truncated or malformed, or a download that failed; the
+ * one-line message names the file (or URL) and what was expected.
+ *
+ * @example
+ * ```ts
+ * try { await loadDataset({ name: "cifar100", download: false }); }
+ * catch (e) { if (e instanceof DatasetError) console.error(e.message); }
+ * ```
+ */
 export class DatasetError extends Error {
   override name = "DatasetError";
 }
 
-/** The first `n` images of a split (views, no copy). */
+/**
+ * The first `n` images of a split (views, no copy).
+ *
+ * @example
+ * ```ts
+ * const small = head(dataset.train, 1000); // small.count === 1000
+ * ```
+ */
 export function head(split: Split, n: number): Split {
   const count = Math.min(n, split.count);
   const size = split.height * split.width * split.channels;
