@@ -19,8 +19,8 @@ import { readTar } from "../lib/data/tar.ts";
 
 // ---- fixtures in the real formats, made in code ----
 
-/** A ustar archive of regular files. */
-function tar(files: { name: string; data: Uint8Array }[]): Uint8Array {
+/** A ustar archive; `type` "0" (default) is a regular file, "L" a GNU long name, "x" pax. */
+function tar(files: { name: string; data: Uint8Array; type?: string }[]): Uint8Array {
   const blocks: Uint8Array[] = [];
   const enc = new TextEncoder();
   for (const f of files) {
@@ -32,7 +32,7 @@ function tar(files: { name: string; data: Uint8Array }[]): Uint8Array {
     field("0000000\0", 116);
     field(f.data.length.toString(8).padStart(11, "0") + "\0", 124);
     field("00000000000\0", 136);
-    h[156] = "0".charCodeAt(0);
+    h[156] = (f.type ?? "0").charCodeAt(0);
     field("ustar\0", 257);
     field("00", 263);
     h.fill(32, 148, 156);
@@ -162,6 +162,25 @@ Deno.test("tar reader yields files and refuses unsafe paths on extraction", asyn
     await gzip(tar([{ name: "../evil", data: new Uint8Array(3) }])),
   );
   await assert.rejects(extractTarGz(`${dir}/evil.tar.gz`, `${dir}/out`), /unsafe path/);
+  // Names longer than the 100-byte field: GNU "L" entries and pax "path" records.
+  const long = `cifar-100-binary/${"d".repeat(120)}/${"f".repeat(110)}.bin`;
+  const enc = new TextEncoder();
+  const record = (text: string) => {
+    let n = text.length + 3;
+    while (`${n} ${text}\n`.length !== n) n++;
+    return enc.encode(`${n} ${text}\n`);
+  };
+  const read = [];
+  const longNames = await gzip(tar([
+    { name: "././@LongLink", data: enc.encode(`${long}\0`), type: "L" },
+    { name: "truncated-gnu", data: Uint8Array.of(1) },
+    { name: "PaxHeaders/x", data: record(`path=${long}.pax`), type: "x" },
+    { name: "truncated-pax", data: Uint8Array.of(2) },
+    { name: "short", data: Uint8Array.of(3) },
+  ]));
+  const longStream = new Blob([longNames]).stream().pipeThrough(new DecompressionStream("gzip"));
+  for await (const e of readTar(longStream, "long.tar.gz")) read.push([e.name, e.data[0]]);
+  assert.deepEqual(read, [[long, 1], [`${long}.pax`, 2], ["short", 3]]);
   await Deno.writeFile(`${dir}/cut.tar.gz`, archive.subarray(0, archive.length - 200));
   await assert.rejects(extractTarGz(`${dir}/cut.tar.gz`, `${dir}/out2`), DatasetError);
   await assert.rejects(Deno.stat(`${dir}/out2/cifar-100-binary`), Deno.errors.NotFound);

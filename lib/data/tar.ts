@@ -1,6 +1,7 @@
 /**
- * Minimal tar reader (POSIX ustar and GNU long names) for the dataset archives: regular files
- * only, streamed from a gzip-decompressed byte stream. No shell tool needed.
+ * Minimal tar reader for the dataset archives: ustar headers (512-byte blocks, name split into
+ * prefix + name), GNU long names (type "L") and POSIX pax `path` records (type "x"); regular
+ * files only, streamed from a gzip-decompressed byte stream. No shell tool needed.
  *
  * @module
  */
@@ -23,6 +24,16 @@ function octal(path: string, bytes: Uint8Array): number {
     throw new DatasetError(`${path}: corrupt tar header (size field "${s}")`);
   }
   return s ? parseInt(s, 8) : 0;
+}
+
+/** The `path` of a pax extended header: records "<length> <key>=<value>\n". */
+function paxPath(data: Uint8Array): string | undefined {
+  const records = new TextDecoder().decode(data).split("\n");
+  for (const record of records) {
+    const m = record.match(/^\d+ path=(.*)$/s);
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 /** Reads exactly n bytes from a stream reader, keeping leftovers between calls. */
@@ -73,7 +84,7 @@ export async function* readTar(
   path: string,
 ): AsyncGenerator<TarEntry> {
   const reader = new ByteReader(stream.getReader());
-  let longName: string | undefined;
+  let longName: string | undefined; // from a GNU "L" or pax "x" entry, for the next file
   while (true) {
     const header = await reader.read(512);
     if (!header || header.every((b) => b === 0)) return; // end-of-archive blocks
@@ -94,6 +105,7 @@ export async function* readTar(
     }
     const data = body.subarray(0, size);
     if (type === "L") longName = text(data);
+    else if (type === "x") longName = paxPath(data);
     else if (type === "0" || type === "\0") yield { name, data };
   }
 }
