@@ -80,8 +80,8 @@ function depthwiseCase(
 function matMulCase(a: number[], b: number[], ta: boolean, tb: boolean): KernelCase {
   return {
     name: `matMul ${JSON.stringify(a)}${ta ? "ᵀ" : ""} × ${JSON.stringify(b)}${tb ? "ᵀ" : ""}`,
-    // The native path takes only GEMMs with all of M, N, K ≥ 16 and ≥ 2²¹ multiply-adds.
-    kernels: Math.min(...a.slice(-2), ...b.slice(-2)) >= 16 ? ["BatchMatMul"] : [],
+    // The native path takes GEMMs from 2¹⁸ multiply-adds per batch entry.
+    kernels: a.at(-1)! * a.at(-2)! * (tb ? b.at(-2)! : b.at(-1)!) >= 1 << 18 ? ["BatchMatMul"] : [],
     run: () => tf.tidy(() => [tf.matMul(randomTensor(a, 31), randomTensor(b, 32), ta, tb)]),
   };
 }
@@ -231,6 +231,7 @@ export const KERNEL_CASES: KernelCase[] = [
   matMulCase([4, 7, 5], [3, 7], true, true),
   matMulCase([2, 5, 7], [1, 7, 3], false, false),
   matMulCase([160, 130], [130, 120], false, false), // big enough for the native GEMM
+  matMulCase([1, 70000], [70000, 8], false, false), // a batch-norm statistics GEMV
   matMulCase([3, 130, 160], [120, 130], true, true),
   matMulCase([3, 160, 130], [130, 120], false, false),
   reduceCase([4, 5, 6, 3], [0, 1, 2], false),

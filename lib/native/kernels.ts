@@ -253,11 +253,10 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
     const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
     const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
     if (k !== kb || m * n * k === 0) return undefined;
-    // Skinny products (GEMV for batch-norm statistics, outer products, 4×4 rotation-axis
-    // permutations, the dense head) are memory-bound: XNNPACK on one thread is as fast, and
-    // a 2-thread OpenMP call costs 5-10 ms more whenever another process holds a core
-    // (measured 2026-11-25). Only GEMMs big enough to use both cores go native.
-    if (Math.min(m, n, k) < 16 || m * n * k < 1 << 21) return undefined;
+    // Small products stay on XNNPACK (an OpenMP call has fixed costs); everything from
+    // 2^18 multiply-adds goes native, including the skinny GEMVs of the batch-norm statistics
+    // ([1, 65536] × [65536, C]), which XNNPACK runs ~10× slower (quiet machine, 2026-11-25).
+    if (m * n * k < 1 << 18) return undefined;
     const outer = tf.backend_util.assertAndGetBroadcastShape(
       a.shape.slice(0, -2),
       b.shape.slice(0, -2),
