@@ -18,9 +18,11 @@ export interface Limits {
   maxBodyBytes: number;
   /** Largest image, checked from its header before decoding (default 40 MP). */
   maxPixels: number;
-  /** Inference jobs that may wait; more get 503 (default 16). */
+  /** Requests that may wait for the models; one more gets 503 (default 64). */
   queue: number;
-  /** Time allowed to upload a body (default 30 s). */
+  /** Most images (originals + transforms) in one micro-batched model call (default 64). */
+  maxBatchImages: number;
+  /** Time allowed to upload a body; a slower upload gets 408 (default 30 s). */
   bodyTimeoutMs: number;
 }
 
@@ -28,7 +30,8 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 10 * 1024 * 1024,
   maxPixels: 40_000_000,
-  queue: 16,
+  queue: 64,
+  maxBatchImages: 64,
   bodyTimeoutMs: 30_000,
 };
 
@@ -44,7 +47,13 @@ export interface ServerState {
 /** Builds the server state for a set of models (empty while loading). */
 export function createState(models: ServedModel[] = [], limits: Partial<Limits> = {}): ServerState {
   const all = { ...DEFAULT_LIMITS, ...limits };
-  return { models, limits: all, queue: new InferenceQueue(all.queue), metrics: new Metrics() };
+  const metrics = new Metrics();
+  const queue = new InferenceQueue({
+    capacity: all.queue,
+    maxBatchImages: all.maxBatchImages,
+    onModelCall: (_model, requests, images) => metrics.observeBatch(requests, images),
+  });
+  return { models, limits: all, queue, metrics };
 }
 
 const ROUTES: Record<string, string[]> = {
@@ -81,26 +90,30 @@ export function createApp(
   });
   app.route("/", healthRoutes(state));
   app.route("/", modelRoutes(state));
-  app.route("/", metricsRoutes(state.metrics, () => state.queue.depth));
+  app.route(
+    "/",
+    metricsRoutes(state.metrics, () => ({
+      queueDepth: state.queue.depth,
+      queueCapacity: state.queue.capacity,
+      modelsLoaded: state.models.length,
+    })),
+  );
   app.route("/", classifyRoutes(state));
+  // Not a throw: Hono runs notFound outside the handlers' try, so the log line would be lost.
   app.notFound((c) => {
     const path = c.req.path;
     const allowed = ROUTES[path] ?? (/^\/v2\/models\/[^/]+(\/ready)?$/.test(path) ? ["GET"] : null);
-    if (allowed) {
-      c.header("Allow", allowed.join(", "));
-      return c.json(
-        {
-          error: {
-            code: "method_not_allowed",
-            message: `${c.req.method} ${path}: expected ${allowed.join(" or ")}`,
-          },
-        },
-        405,
-      );
+    if (!allowed) {
+      return onError(new HttpError(404, "not_found", `No route ${c.req.method} ${path}`), c);
     }
-    return c.json(
-      { error: { code: "not_found", message: `No route ${c.req.method} ${path}` } },
-      404,
+    c.header("Allow", allowed.join(", "));
+    return onError(
+      new HttpError(
+        405,
+        "method_not_allowed",
+        `${c.req.method} ${path}: expected ${allowed.join(" or ")}`,
+      ),
+      c,
     );
   });
   app.onError(onError);

@@ -3,16 +3,30 @@
  * classified by each requested model together with its transforms, with an invariance score
  * `1 − JSD(p, q)` per transform.
  *
- * Query: `rotate` (comma-separated degrees), `scale` (comma-separated zoom factors in
- * [0.1, 10]), `model` (baseline | symmetric | both), `topk` (1–100, default 5). Without
- * `rotate` and `scale`: `rotate=90,180,270`.
+ * Query (validated with zod; 422 naming the field otherwise):
+ * - `rotate`: comma-separated degrees, any real angle (|θ| ≤ 10⁶), counter-clockwise. Multiples
+ *   of 90 use the exact rot90; other angles rotate about the centre with bilinear
+ *   interpolation, and corners that come from outside the image are filled with 0 (black).
+ * - `scale`: comma-separated zoom factors in [0.1, 10] about the centre (> 1 enlarges the
+ *   centre and crops the border, < 1 shrinks the picture inside a black border).
+ * - `model`: baseline | symmetric | both (default both: every loaded model).
+ * - `topk`: 1–100 (default 5).
+ * Without `rotate` and `scale`: `rotate=90,180,270`. At most 32 transforms per request. A key
+ * given twice is read as one comma-separated list (`rotate=90&rotate=180` = `rotate=90,180`).
+ *
+ * Order of checks, cheapest first, so that a bad request costs little: query (422), readiness
+ * (503), declared Content-Length (413), the body read with a running byte count (413 as soon as
+ * it passes the limit; 408 if the upload is slower than the body timeout), type from the magic
+ * bytes (400/415), pixel count from the header (413); only then is the request queued (503 when
+ * full), decoded and classified. A slow upload never holds the model: its job is queued only
+ * once its body is complete.
  *
  * @module
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { decodeImage, detectImageType, ImageError, readImageHeader } from "../lib/image.ts";
-import { classifyImage, type Transform } from "../lib/serve.ts";
+import { ImageError, readImageHeader } from "../lib/image.ts";
+import type { Transform } from "../lib/serve.ts";
 import type { ServerState } from "./app.ts";
 import { HttpError } from "./errors.ts";
 
@@ -59,10 +73,21 @@ export async function readLimited(
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const timer = setTimeout(() => reader.cancel("timeout").catch(() => {}), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel("timeout").catch(() => {});
+  }, timeoutMs);
   try {
     while (true) {
       const { value, done } = await reader.read();
+      if (timedOut) {
+        throw new HttpError(
+          408,
+          "body_timeout",
+          `The request body took longer than ${timeoutMs} ms to upload`,
+        );
+      }
       if (done) break;
       size += value.length;
       if (size > limit) {
@@ -114,7 +139,10 @@ async function imageBytes(contentType: string, body: Uint8Array): Promise<Uint8A
 /** `POST /classify` over the server's state. */
 export function classifyRoutes(state: ServerState): Hono {
   return new Hono().post("/classify", async (c) => {
-    const parsed = ClassifyQuery.safeParse(c.req.query());
+    const raw = Object.fromEntries(
+      Object.entries(c.req.queries()).map(([key, values]) => [key, values.join(",")]),
+    );
+    const parsed = ClassifyQuery.safeParse(raw);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
     const query = parsed.data;
     if (state.models.length === 0) {
@@ -147,12 +175,9 @@ export function classifyRoutes(state: ServerState): Hono {
     }
     const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
     const bytes = await imageBytes(c.req.header("content-type") ?? "", body);
-    const type = detectImageType(bytes);
-    if (type && typeof type === "object") {
-      throw new ImageError("unsupported_type", `Expected a PNG or JPEG image, got ${type.other}`);
-    }
-    const header = bytes.length ? readImageHeader(bytes) : undefined;
-    if (header && header.width * header.height > limits.maxPixels) {
+    // Throws the ImageError for empty, unknown and unsupported bytes and a broken header.
+    const header = readImageHeader(bytes);
+    if (header.width * header.height > limits.maxPixels) {
       throw new ImageError(
         "too_many_pixels",
         `Image of ${header.width}×${header.height} pixels is over the limit of ${limits.maxPixels} pixels`,
@@ -166,23 +191,17 @@ export function classifyRoutes(state: ServerState): Hono {
       transforms.push(...[90, 180, 270].map((value) => ({ kind: "rotate" as const, value })));
     }
     const started = performance.now();
-    const results = await state.queue.run(async () => {
-      const image = decodeImage(bytes, { maxPixels: limits.maxPixels });
-      const out = [];
-      for (const m of wanted) {
-        out.push(await classifyImage(m, image, transforms, query.topk));
-        state.metrics.observeBatch(transforms.length + 1);
-      }
-      return { image, out };
+    const { image, results } = await state.queue.classify({
+      bytes,
+      maxPixels: limits.maxPixels,
+      models: wanted,
+      transforms,
+      k: query.topk,
     });
     return c.json({
-      image: {
-        type: results.image.sourceType,
-        width: results.image.width,
-        height: results.image.height,
-      },
+      image,
       transforms,
-      models: Object.fromEntries(results.out.map((r) => [r.model, r])),
+      models: Object.fromEntries(results.map((r) => [r.model, r])),
       ms: Number((performance.now() - started).toFixed(2)),
     });
   });

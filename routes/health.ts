@@ -1,24 +1,26 @@
 /**
- * Liveness and readiness: `GET /health`, `GET /ready`, and the Open Inference Protocol (KServe
- * v2) aliases `GET /v2/health/live`, `GET /v2/health/ready`.
+ * Liveness and readiness: `GET /health` (the process answers), `GET /ready` (models loaded;
+ * 503 with the usual error body before), and the Open Inference Protocol (KServe v2) aliases
+ * `GET /v2/health/live`, `GET /v2/health/ready` (`{ "live" | "ready": bool }`, 503 when not
+ * ready, as Kubernetes probes read the status).
  *
  * @module
  */
 import { Hono } from "hono";
 import type { ServerState } from "./app.ts";
+import { HttpError } from "./errors.ts";
 
 /** Health routes over the server's state. */
 export function healthRoutes(state: ServerState): Hono {
-  const live = { status: "ok" };
   const ready = () => state.models.length > 0;
-  const readyBody = () =>
-    ready() ? { ready: true, models: state.models.map((m) => m.name) } : {
-      ready: false,
-      error: { code: "loading", message: state.loadError ?? "models are loading" },
-    };
   return new Hono()
-    .get("/health", (c) => c.json(live))
+    .get("/health", (c) => c.json({ status: "ok" }))
     .get("/v2/health/live", (c) => c.json({ live: true }))
-    .get("/ready", (c) => c.json(readyBody(), ready() ? 200 : 503))
+    .get("/ready", (c) => {
+      if (!ready()) {
+        throw new HttpError(503, "loading", state.loadError ?? "models are still loading");
+      }
+      return c.json({ ready: true, models: state.models.map((m) => m.name) });
+    })
     .get("/v2/health/ready", (c) => c.json({ ready: ready() }, ready() ? 200 : 503));
 }

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { type BackendName, setBackend } from "../lib/backend.ts";
-import { loadServedModels } from "../lib/serve.ts";
+import { classifyBatch, loadServedModels } from "../lib/serve.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
 
 const HELP = `Usage: deno task serve [flags]
@@ -18,7 +18,10 @@ const HELP = `Usage: deno task serve [flags]
   --backend NAME       auto | wasm | webgpu | cpu (default auto)
   --max-body-bytes N   largest upload, checked while reading (default ${DEFAULT_LIMITS.maxBodyBytes})
   --max-pixels N       largest image, from its header before decoding (default ${DEFAULT_LIMITS.maxPixels})
-  --queue N            inference jobs allowed to wait before 503 (default ${DEFAULT_LIMITS.queue})
+  --queue N            requests allowed to wait for the models before 503 (default ${DEFAULT_LIMITS.queue})
+  --max-batch N        most images (originals + transforms) micro-batched into one model call
+                       (default ${DEFAULT_LIMITS.maxBatchImages})
+  --body-timeout-ms N  time allowed to upload a body before 408 (default ${DEFAULT_LIMITS.bodyTimeoutMs})
   --quiet              no per-request log lines
   --help
 
@@ -47,6 +50,8 @@ async function main(): Promise<number> {
         "max-body-bytes": { type: "string" },
         "max-pixels": { type: "string" },
         queue: { type: "string" },
+        "max-batch": { type: "string" },
+        "body-timeout-ms": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -70,6 +75,12 @@ async function main(): Promise<number> {
       ),
       maxPixels: positiveInt("max-pixels", values["max-pixels"], DEFAULT_LIMITS.maxPixels),
       queue: positiveInt("queue", values.queue, DEFAULT_LIMITS.queue),
+      maxBatchImages: positiveInt("max-batch", values["max-batch"], DEFAULT_LIMITS.maxBatchImages),
+      bodyTimeoutMs: positiveInt(
+        "body-timeout-ms",
+        values["body-timeout-ms"],
+        DEFAULT_LIMITS.bodyTimeoutMs,
+      ),
     };
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
@@ -80,7 +91,13 @@ async function main(): Promise<number> {
     console.error(`error: --backend: expected auto, wasm, webgpu or cpu, got "${backendName}"`);
     return 2;
   }
-  const backend = await setBackend(backendName as BackendName);
+  let backend;
+  try {
+    backend = await setBackend(backendName as BackendName);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const state = createState([], limits);
   const app = createApp(state, { log: values.quiet ? undefined : (line) => console.log(line) });
@@ -96,15 +113,6 @@ async function main(): Promise<number> {
     },
   }, app.fetch);
   await listening;
-  try {
-    state.models = await loadServedModels(dir, (line) => console.log(line));
-    console.log(`ready: ${state.models.map((m) => m.name).join(", ")}`);
-  } catch (e) {
-    state.loadError = (e as Error).message;
-    console.error(`error: ${state.loadError}`);
-    await server.shutdown();
-    return 1;
-  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -114,6 +122,32 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  try {
+    const models = await loadServedModels(dir, (line) => console.log(line));
+    // One call per model before saying ready, so the first request does not pay for tfjs'
+    // kernel and weight set-up.
+    const started = performance.now();
+    const side = 32;
+    const blank = {
+      data: new Uint8Array(side * side * 3),
+      width: side,
+      height: side,
+      sourceType: "png" as const,
+    };
+    const transforms = [90, 180, 270].map((value) => ({ kind: "rotate" as const, value }));
+    await state.queue.run(() => classifyBatch([{ image: blank, models, transforms, k: 1 }]));
+    state.models = models;
+    console.log(
+      `ready: ${models.map((m) => m.name).join(", ")} (warm-up ${
+        (performance.now() - started).toFixed(0)
+      } ms; queue ${limits.queue} requests, batches ≤ ${limits.maxBatchImages} images)`,
+    );
+  } catch (e) {
+    state.loadError = (e as Error).message;
+    console.error(`error: ${state.loadError}`);
+    await server.shutdown();
+    return 1;
+  }
   await server.finished;
   console.log("stopped");
   return 0;

@@ -34,6 +34,26 @@ Deno.test("invariance score is symmetric, in [0, 1], and matches an entropy refe
   assert.throws(() => jsdBits([1], [0.5, 0.5]), /equal length/);
 });
 
+Deno.test("the divergence is in bits: a known value, and 1 bit for disjoint distributions", () => {
+  // p = (1, 0), q = (½, ½): m = (¾, ¼), KL(p‖m) = log2(4/3), KL(q‖m) = ½·log2(2/3) + ½·log2 2.
+  const expected = (Math.log2(4 / 3) + 0.5 * Math.log2(2 / 3) + 0.5) / 2;
+  assert.ok(Math.abs(jsdBits([1, 0], [0.5, 0.5]) - expected) < 1e-12);
+  assert.ok(Math.abs(invarianceScore([1, 0], [0.5, 0.5]) - (1 - expected)) < 1e-12);
+  assert.equal(jsdBits([0, 1, 0, 0], [0, 0, 0, 1]), 1);
+});
+
+Deno.test("softmax rows in float32 (sums off by rounding, exact zeros) stay within [0, 1]", () => {
+  for (let s = 0; s < 50; s++) {
+    const p = Float32Array.from(dist(100, s)), q = Float32Array.from(dist(100, 500 + s));
+    q[s] = 0;
+    p[s + 1] = 0;
+    const score = invarianceScore(p, q);
+    assert.ok(score >= 0 && score <= 1, `${score}`);
+    assert.ok(Math.abs(jsdBits(p, q) - jsdReference([...p], [...q])) < 1e-6);
+    assert.ok(Math.abs(invarianceScore(p, p) - 1) < 1e-12);
+  }
+});
+
 Deno.test("argmax and topK pick the most probable classes in order", () => {
   assert.equal(argmax([0.1, 0.7, 0.2]), 1);
   assert.deepEqual(topK([0.1, 0.7, 0.2], 2).map((t) => t.index), [1, 2]);

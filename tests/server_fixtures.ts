@@ -1,17 +1,49 @@
 /** Shared by the server tests: checkpoints trained by the tests, and images made in code. */
 import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
+import { crc32 } from "node:zlib";
 import { saveCheckpoint } from "../lib/checkpoint.ts";
 import { countParams, createModel, modelConfig, type ModelName } from "../lib/models.ts";
 import { randomArray } from "./helpers.ts";
 
-/** Trains tiny models a few steps on random data and saves them under `dir/<name>`. */
-export async function trainTinyCheckpoints(dir: string): Promise<void> {
-  const x = tf.tensor4d(randomArray(16 * 16 * 16 * 3, 1).map((v) => (v + 1) / 2), [16, 16, 16, 3]);
-  const y = tf.oneHot(tf.tensor1d([...Array(16).keys()].map((i) => i % 10), "int32"), 10);
-  for (const name of ["baseline", "symmetric"] as ModelName[]) {
-    const config = modelConfig(name, { preset: "tiny", numClasses: 10, seed: 3 });
-    const model = createModel(name, { preset: "tiny", numClasses: 10, seed: 3 });
+/** Options of {@linkcode trainTinyCheckpoints}. */
+export interface TinyOptions {
+  /** Input channels: 3 (RGB, default) or 1 (grey, like Fashion-MNIST). */
+  channels?: 1 | 3;
+  /**
+   * A fixed input side written into the model config (`inputShape [s, s, c]`) and no
+   * `meta.training.inputSize`; default: any size, trained and recorded at 16×16.
+   */
+  fixedSide?: number;
+  models?: ModelName[];
+}
+
+/**
+ * Trains tiny models a few Adam steps on random data and saves them under `dir/<name>`, as
+ * `deno task train` would (class names c0…c9, one epoch of history).
+ */
+export async function trainTinyCheckpoints(dir: string, options: TinyOptions = {}): Promise<void> {
+  const { channels = 3, fixedSide, models = ["baseline", "symmetric"] } = options;
+  const side = fixedSide ?? 16;
+  const n = 16;
+  const x = tf.tensor4d(
+    randomArray(n * side * side * channels, 1).map((v) => (v + 1) / 2),
+    [n, side, side, channels],
+  );
+  const y = tf.oneHot(tf.tensor1d([...Array(n).keys()].map((i) => i % 10), "int32"), 10);
+  for (const name of models) {
+    const opts = {
+      preset: "tiny",
+      numClasses: 10,
+      seed: 3,
+      inputShape: [fixedSide ?? null, fixedSide ?? null, channels] as [
+        number | null,
+        number | null,
+        number,
+      ],
+    };
+    const config = modelConfig(name, opts);
+    const model = createModel(name, opts);
     const opt = tf.train.adam(0.01);
     for (let i = 0; i < 5; i++) {
       opt.minimize(() =>
@@ -21,6 +53,7 @@ export async function trainTinyCheckpoints(dir: string): Promise<void> {
         ) as tf.Scalar
       );
     }
+    opt.dispose();
     await saveCheckpoint(`${dir}/${name}`, model, {
       meta: {
         model: name,
@@ -34,10 +67,12 @@ export async function trainTinyCheckpoints(dir: string): Promise<void> {
         history: [{ epoch: 1, testAcc: 0.1 }],
         backend: "wasm",
         params: countParams(model),
-        training: { inputSize: [16, 16] },
+        ...(fixedSide ? {} : { training: { inputSize: [16, 16] } }),
       },
     });
+    model.dispose();
   }
+  tf.dispose([x, y]);
 }
 
 /** An RGB PNG of w×h with a deterministic, orientation-revealing pattern. */
@@ -52,6 +87,28 @@ export function testPng(w = 24, h = 24): Uint8Array {
     }
   }
   return encodePng({ width: w, height: h, data, channels: 3, depth: 8 });
+}
+
+/**
+ * A PNG whose IHDR says `width`×`height` (with a valid CRC) but whose pixels are those of a
+ * 1×1 image: enough for header checks (zero size, pixel limits) without allocating pixels.
+ */
+export function pngWithHeader(width: number, height: number): Uint8Array {
+  const png = testPng(1, 1).slice();
+  const view = new DataView(png.buffer);
+  // Signature (8), IHDR length (4), "IHDR" (4), then width and height; CRC after 13 bytes.
+  view.setUint32(16, width);
+  view.setUint32(20, height);
+  view.setUint32(29, crc32(png.subarray(12, 29)));
+  return png;
+}
+
+/** A PNG with one byte of its pixel data changed, so that the IDAT CRC fails. */
+export function corruptPng(): Uint8Array {
+  const png = testPng().slice();
+  const idat = new TextDecoder("latin1").decode(png).indexOf("IDAT");
+  png[idat + 8] ^= 0xff;
+  return png;
 }
 
 /** A multipart body with the file in field `img`. */
