@@ -42,6 +42,10 @@ export interface ServerState {
   limits: Limits;
   queue: InferenceQueue;
   metrics: Metrics;
+  /** Requests being handled now (bodies still uploading included). */
+  inFlight: number;
+  /** Set on SIGINT/SIGTERM: /ready and /classify answer 503 while in-flight requests finish. */
+  draining: boolean;
 }
 
 /** Builds the server state for a set of models (empty while loading). */
@@ -53,7 +57,7 @@ export function createState(models: ServedModel[] = [], limits: Partial<Limits> 
     maxBatchImages: all.maxBatchImages,
     onModelCall: (_model, requests, images) => metrics.observeBatch(requests, images),
   });
-  return { models, limits: all, queue, metrics };
+  return { models, limits: all, queue, metrics, inFlight: 0, draining: false };
 }
 
 const ROUTES: Record<string, string[]> = {
@@ -82,7 +86,12 @@ export function createApp(
   const app = new Hono();
   app.use(async (c, next) => {
     const started = performance.now();
-    await next();
+    state.inFlight++;
+    try {
+      await next();
+    } finally {
+      state.inFlight--;
+    }
     const ms = performance.now() - started;
     const route = c.req.routePath && c.req.routePath !== "/*" ? c.req.routePath : "other";
     state.metrics.observeRequest(route, c.res.status, ms / 1000);

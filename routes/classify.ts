@@ -80,7 +80,17 @@ export async function readLimited(
   }, timeoutMs);
   try {
     while (true) {
-      const { value, done } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw new HttpError(
+          400,
+          "body_aborted",
+          `The request body ended before it was complete (${(e as Error).message})`,
+        );
+      }
+      const { value, done } = chunk;
       if (timedOut) {
         throw new HttpError(
           408,
@@ -145,6 +155,9 @@ export function classifyRoutes(state: ServerState): Hono {
     const parsed = ClassifyQuery.safeParse(raw);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
     const query = parsed.data;
+    if (state.draining) {
+      throw new HttpError(503, "shutting_down", "the server is shutting down; retry elsewhere");
+    }
     if (state.models.length === 0) {
       throw new HttpError(
         503,

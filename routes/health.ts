@@ -1,6 +1,6 @@
 /**
  * Liveness and readiness: `GET /health` (the process answers), `GET /ready` (models loaded;
- * 503 with the usual error body before), and the Open Inference Protocol (KServe v2) aliases
+ * 503 with the usual error body before, and once shutdown has begun), and the Open Inference Protocol (KServe v2) aliases
  * `GET /v2/health/live`, `GET /v2/health/ready` (`{ "live" | "ready": bool }`, 503 when not
  * ready, as Kubernetes probes read the status).
  *
@@ -12,11 +12,12 @@ import { HttpError } from "./errors.ts";
 
 /** Health routes over the server's state. */
 export function healthRoutes(state: ServerState): Hono {
-  const ready = () => state.models.length > 0;
+  const ready = () => state.models.length > 0 && !state.draining;
   return new Hono()
     .get("/health", (c) => c.json({ status: "ok" }))
     .get("/v2/health/live", (c) => c.json({ live: true }))
     .get("/ready", (c) => {
+      if (state.draining) throw new HttpError(503, "shutting_down", "the server is shutting down");
       if (!ready()) {
         throw new HttpError(503, "loading", state.loadError ?? "models are still loading");
       }

@@ -113,12 +113,26 @@ async function main(): Promise<number> {
     },
   }, app.fetch);
   await listening;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: finishing requests in flight, then exiting`);
-    server.shutdown();
+  // Deno's shutdown() lets running handlers finish but cuts request bodies still uploading,
+  // so first drain: new /classify requests and /ready get 503, and shutdown() waits until
+  // every request in flight is done (at most the body timeout plus a minute). A second
+  // signal stops at once.
+  let signals = 0;
+  const stop = async (signal: string) => {
+    if (signals++ > 0) {
+      console.log(`${signal} again: stopping now`);
+      await server.shutdown();
+      return;
+    }
+    state.draining = true;
+    console.log(
+      `${signal}: finishing ${state.inFlight} request(s) in flight, then exiting (again to force)`,
+    );
+    const deadline = Date.now() + limits.bodyTimeoutMs + 60_000;
+    while (state.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await server.shutdown();
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));

@@ -267,12 +267,19 @@ Deno.test("404 for unknown routes, 405 for wrong methods, in the same JSON shape
   await errorOf(await app.request("/v2/models/symmetric", { method: "POST" }), 405);
 });
 
-Deno.test("503 while loading and when the inference queue is full", async () => {
+Deno.test("503 while loading, while shutting down, and when the inference queue is full", async () => {
   const loading = createApp(createState([]));
   await errorOf(await loading.request("/ready"), 503, "loading");
   assert.equal((await loading.request("/v2/health/ready")).status, 503);
   assert.equal((await loading.request("/health")).status, 200);
   await errorOf(await post(loading, "", multipart(png)), 503, "loading");
+
+  const draining = createState(models);
+  draining.draining = true;
+  const stopping = createApp(draining);
+  await errorOf(await stopping.request("/ready"), 503, "shutting_down");
+  await errorOf(await post(stopping, "", multipart(png)), 503, "shutting_down");
+  assert.equal((await stopping.request("/health")).status, 200);
 
   const tight = createState(models, { queue: 1 });
   const busy = createApp(tight);
