@@ -1,34 +1,34 @@
 /**
- * `deno task bench:serve`: latency and throughput of POST /classify with the default
- * transforms (original + rotations 90/180/270, both models), over real HTTP on this machine,
- * and the process's RSS before and after, to show memory does not grow with requests.
+ * `deno task bench:serve`: latency and throughput of `POST /classify` with the default
+ * transforms (original + rotations 90/180/270) through both models, over real HTTP on this
+ * machine (server and client in this one process, as `deno task serve` would serve it), at 1
+ * and 8 concurrent clients, and the process's RSS after each phase, to show that memory does
+ * not grow with requests.
+ *
+ * Without checkpoints it serves small-preset models with random weights and says so: speed
+ * does not depend on the weights.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { encode as encodePng } from "fast-png";
-import { setBackend } from "../lib/backend.ts";
+import { type BackendName, setBackend } from "../lib/backend.ts";
 import { saveCheckpoint } from "../lib/checkpoint.ts";
 import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/models.ts";
-import { loadServedModels } from "../lib/serve.ts";
+import { classifyBatch, loadServedModels, ServeError } from "../lib/serve.ts";
 import { createApp, createState } from "../routes/app.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    checkpoints: { type: "string" },
-    requests: { type: "string", default: "200" },
-    backend: { type: "string", default: "auto" },
-  },
-});
+const HELP = `Usage: deno task bench:serve [flags]
 
-const backend = await setBackend(values.backend as "auto");
-console.log(`backend: ${backend.name} (${backend.reason})`);
-let dir = values.checkpoints ?? "checkpoints";
-let note = `checkpoints from ${dir}`;
-if (!(await Deno.stat(`${dir}/symmetric/meta.json`).catch(() => null))) {
-  dir = await Deno.makeTempDir();
-  note = "no checkpoints found: small-preset models with random weights, 32×32×3, 100 classes";
+  --checkpoints DIR   baseline/ and/or symmetric/ to serve (default checkpoints; without
+                      them: small-preset models with random weights)
+  --requests N        requests per concurrency level (default 200)
+  --rounds N          extra rounds of N requests at concurrency 8, to watch memory (default 5)
+  --backend NAME      auto | wasm | webgpu | cpu (default wasm)
+  --size WxH          uploaded PNG size (default 64x48)`;
+
+async function randomCheckpoints(backend: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "symlab_bench_serve_" });
   for (const name of MODEL_NAMES) {
     const config = modelConfig(name, { numClasses: 100 });
     const model = createModel(name, { numClasses: 100 });
@@ -37,80 +37,176 @@ if (!(await Deno.stat(`${dir}/symmetric/meta.json`).catch(() => null))) {
         model: name,
         config,
         dataset: {
-          name: "synthetic",
-          source: "random",
+          name: "random",
+          source: "bench_serve: untrained weights",
           classNames: [...Array(100).keys()].map(String),
         },
         epoch: 0,
         history: [],
-        backend: backend.name,
+        backend,
         params: countParams(model),
         training: { inputSize: [32, 32] },
       },
     });
+    model.dispose();
   }
+  return dir;
 }
-console.log(note);
-const models = await loadServedModels(dir);
-const app = createApp(createState(models, { queue: 64 }));
-const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-const url = `http://127.0.0.1:${server.addr.port}/classify`;
 
-const w = 64, h = 48;
-const pixels = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
-const png = encodePng({ width: w, height: h, data: pixels, channels: 3 });
-const send = async () => {
-  const form = new FormData();
-  form.append("img", new File([png as Uint8Array<ArrayBuffer>], "x.png"));
-  const res = await fetch(url, { method: "POST", body: form });
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  await res.json();
+/** Peak resident set size of this process so far (VmHWM), in MB; NaN off Linux. */
+async function peakRssMb(): Promise<number> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const kb = Number(status.match(/VmHWM:\s*(\d+) kB/)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+const MB = 1024 * 1024;
+// The task runs with --v8-flags=--expose-gc: V8 grows its heap lazily (RSS rose ~2.5 MB per
+// 200 requests without it and stayed flat over 5000 with a GC first, 2026-11-25), so each
+// sample collects garbage first and shows what is really retained.
+const gc = (globalThis as { gc?: () => void }).gc;
+const memory = (): [number, number] => {
+  gc?.();
+  const m = Deno.memoryUsage();
+  return [m.rss / MB, m.heapUsed / MB];
 };
 
-const rssMb = () => Deno.memoryUsage().rss / 1e6;
-for (let i = 0; i < 10; i++) await send(); // warm-up
-const rssStart = rssMb();
-const n = Number(values.requests);
-const rows: string[] = [];
-for (const concurrency of [1, 8]) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next++ < n) {
-      const t = performance.now();
-      await send();
-      latencies.push(performance.now() - t);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  rows.push(
-    `| ${concurrency} | ${latencies.length} | ${q(0.5).toFixed(1)} | ${q(0.99).toFixed(1)} | ${
-      (latencies.length / seconds).toFixed(1)
-    } |`,
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      checkpoints: { type: "string", default: "checkpoints" },
+      requests: { type: "string", default: "200" },
+      rounds: { type: "string", default: "5" },
+      backend: { type: "string", default: "wasm" },
+      size: { type: "string", default: "64x48" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const n = Number(values.requests), rounds = Number(values.rounds);
+  const [w, h] = values.size.split("x").map(Number);
+  if (![n, w, h].every((v) => Number.isInteger(v) && v > 0) || !(rounds >= 0)) {
+    console.error("error: --requests, --rounds and --size WxH need positive integers");
+    return 2;
+  }
+  const rss: [string, [number, number]][] = [["start", memory()]];
+  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+  const backend = await setBackend(values.backend as BackendName);
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  let dir = values.checkpoints;
+  let temp: string | undefined;
+  let models;
+  try {
+    models = await loadServedModels(dir);
+    console.log(`serving checkpoints from ${dir}`);
+  } catch (e) {
+    if (!(e instanceof ServeError)) throw e;
+    dir = temp = await randomCheckpoints(backend.name);
+    models = await loadServedModels(dir);
+    console.log(
+      `${e.message}\n-> serving small-preset models with RANDOM weights (32×32×3, 100 classes)`,
+    );
+  }
+  rss.push(["models loaded", memory()]);
+  const state = createState(models);
+  const app = createApp(state);
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}/classify`;
+
+  const pixels = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
+  const png = encodePng({ width: w, height: h, data: pixels, channels: 3 });
+  const send = async () => {
+    const form = new FormData();
+    form.append("img", new File([png as Uint8Array<ArrayBuffer>], "x.png"));
+    const res = await fetch(url, { method: "POST", body: form });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    await res.json();
+  };
+  const run = async (concurrency: number, count: number) => {
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next++ < count) {
+        const t = performance.now();
+        await send();
+        latencies.push(performance.now() - t);
+      }
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const q = (p: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+    return { concurrency, count, p50: q(0.5), p99: q(0.99), rps: count / seconds };
+  };
+
+  // Model-call time alone, without HTTP, decoding or JSON: one image + 3 turns, both models.
+  const blank = { data: pixels, width: w, height: h, sourceType: "png" as const };
+  const turns = [90, 180, 270].map((value) => ({ kind: "rotate" as const, value }));
+  const modelMs: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const [results] = await classifyBatch([{ image: blank, models, transforms: turns, k: 5 }]);
+    if (i >= 10) modelMs.push(results.reduce((s, r) => s + r.ms, 0));
+  }
+  modelMs.sort((a, b) => a - b);
+
+  for (let i = 0; i < 20; i++) await send(); // warm-up
+  rss.push(["after warm-up", memory()]);
+  const rows = [];
+  for (const concurrency of [1, 8]) {
+    rows.push(await run(concurrency, n));
+    rss.push([`after ${concurrency === 1 ? n : 2 * n} requests`, memory()]);
+  }
+  for (let r = 0; r < rounds; r++) {
+    await run(8, n);
+    rss.push([`after ${(r + 3) * n} requests`, memory()]);
+  }
+  const peak = await peakRssMb();
+  await server.shutdown();
+  if (temp) await Deno.remove(temp, { recursive: true });
+
+  const cpu =
+    (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)
+      ?.[1] ?? "?";
+  console.log(
+    `\n${navigator.hardwareConcurrency} cores (${cpu}), load average ${load} before the run, ${
+      new Date().toISOString().slice(0, 16)
+    }Z, Deno ${Deno.version.deno}, backend ${backend.name}`,
   );
+  console.log(
+    `POST /classify, ${w}×${h} PNG in multipart, default transforms (original + 3 rotations), ${
+      models.map((m) => `${m.name} (${m.meta.config.preset}, ${m.params} params)`).join(" + ")
+    }; client and server in one process\n`,
+  );
+  console.log("| concurrency | requests | p50 ms | p99 ms | requests/s |");
+  console.log("|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.concurrency} | ${r.count} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
+        r.rps.toFixed(1)
+      } |`,
+    );
+  }
+  console.log(
+    `\nModel calls alone (both models, 4 images each, no HTTP/decode/JSON): median ${
+      modelMs[modelMs.length >> 1].toFixed(1)
+    } ms over ${modelMs.length} calls`,
+  );
+  console.log(
+    `\n| memory${
+      gc ? " (after a forced GC)" : " (no --expose-gc: V8 may not have collected)"
+    } | RSS MB | JS heap used MB |\n|---|---:|---:|`,
+  );
+  for (const [when, [r, heap]] of rss) {
+    console.log(`| ${when} | ${r.toFixed(0)} | ${heap.toFixed(1)} |`);
+  }
+  console.log(`| peak RSS (VmHWM) | ${peak.toFixed(0)} | |`);
+  return 0;
 }
-const rssEnd = rssMb();
-await server.shutdown();
-const cpu =
-  (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ??
-    "?";
-console.log(
-  `\n${navigator.hardwareConcurrency} cores, ${cpu}, ${new Date().toISOString().slice(0, 10)}`,
-);
-console.log(
-  `POST /classify, ${w}×${h} PNG, default transforms (original + 3 rotations), ${
-    models.map((m) => m.name).join(" + ")
-  }\n`,
-);
-console.log("| concurrency | requests | p50 ms | p99 ms | requests/s |");
-console.log("|---|---|---|---|---|");
-for (const r of rows) console.log(r);
-console.log(
-  `\nRSS after warm-up ${rssStart.toFixed(0)} MB, after ${2 * n} more requests ${
-    rssEnd.toFixed(0)
-  } MB`,
-);
+
+if (import.meta.main) Deno.exit(await main());
