@@ -13,6 +13,7 @@ import { P4SpatialPyramidPool } from "./p4_spatial_pyramid_pool.ts";
 import { SpatialPyramidPool } from "./spatial_pyramid_pool.ts";
 import { Standardize } from "./standardize.ts";
 import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
+import { Z2Conv2D } from "./z2_conv.ts";
 
 export {
   BatchNorm,
@@ -24,9 +25,10 @@ export {
   SpatialPyramidPool,
   Standardize,
   SymmetricMaxPool2D,
+  Z2Conv2D,
 };
 export type { BatchNormArgs } from "./batch_norm.ts";
-export type { P4ConvArgs } from "./p4_conv_base.ts";
+export type { ConvArgs } from "./conv_base.ts";
 export type { P4PoolArgs } from "./p4_pool.ts";
 export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
 export type { SpatialPyramidPoolArgs } from "./spatial_pyramid_pool.ts";
@@ -36,6 +38,7 @@ export { isSymmetricGrid, type Padding } from "./conv_geometry.ts";
 
 for (
   const cls of [
+    Z2Conv2D,
     P4LiftConv2D,
     P4Conv2D,
     BatchNorm,

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { p4FilterBank } from "../lib/group.ts";
-import { type P4ConvArgs, P4ConvBase } from "./p4_conv_base.ts";
+import { type ConvArgs, ConvBase } from "./conv_base.ts";
 
 /**
  * @example
@@ -23,10 +23,11 @@ import { type P4ConvArgs, P4ConvBase } from "./p4_conv_base.ts";
  * const y = conv.apply(tf.zeros([1, 16, 16, 4 * 4])) as tf.Tensor; // [1, 16, 16, 32]
  * ```
  */
-export class P4Conv2D extends P4ConvBase {
+export class P4Conv2D extends ConvBase {
   static className = "P4Conv2D";
+  protected readonly order = 4;
 
-  constructor(args: P4ConvArgs) {
+  constructor(args: ConvArgs) {
     super(args);
   }
 

@@ -12,7 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { liftFilterBank } from "../lib/group.ts";
-import { type P4ConvArgs, P4ConvBase } from "./p4_conv_base.ts";
+import { type ConvArgs, ConvBase } from "./conv_base.ts";
 
 /**
  * @example
@@ -21,10 +21,11 @@ import { type P4ConvArgs, P4ConvBase } from "./p4_conv_base.ts";
  * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 32]
  * ```
  */
-export class P4LiftConv2D extends P4ConvBase {
+export class P4LiftConv2D extends ConvBase {
   static className = "P4LiftConv2D";
+  protected readonly order = 4;
 
-  constructor(args: P4ConvArgs) {
+  constructor(args: ConvArgs) {
     super(args);
   }
 

@@ -25,6 +25,7 @@ import {
   SpatialPyramidPool,
   Standardize,
   SymmetricMaxPool2D,
+  Z2Conv2D,
 } from "../layers/mod.ts";
 
 /** The two model families. */
@@ -180,13 +181,7 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
         model.add(first ? new P4LiftConv2D(args) : new P4Conv2D(args));
         model.add(new P4BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
       } else {
-        model.add(tf.layers.conv2d({
-          filters: width,
-          kernelSize: config.kernelSize,
-          padding: "same",
-          useBias: false,
-          kernelInitializer: tf.initializers.heNormal({ seed: args.seed }),
-        }));
+        model.add(new Z2Conv2D(args));
         model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
       }
       model.add(tf.layers.reLU());

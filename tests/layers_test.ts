@@ -8,6 +8,7 @@ import {
   P4SpatialPyramidPool,
   SpatialPyramidPool,
   SymmetricMaxPool2D,
+  Z2Conv2D,
 } from "../layers/mod.ts";
 import { binEdges, isSymmetricGrid } from "../layers/mod.ts";
 import { rot90, rotP4 } from "../lib/group.ts";
@@ -52,6 +53,68 @@ async function assertRoundTrip(layer: tf.layers.Layer, x: tf.Tensor) {
   assert.deepEqual(configB, configA);
   assert.ok(maxAbsDiff(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor) === 0);
 }
+
+// ---------------------------------------------------------------- Z2Conv2D
+
+Deno.test("Z2Conv2D equals a loop reference, with and without bias, stride 1 and 2", () => {
+  const [n, h, w, cin, cout, k] = [2, 7, 6, 3, 4, 3];
+  const x = randomArray(n * h * w * cin, 21);
+  for (const strides of [1, 2]) {
+    const layer = new Z2Conv2D({ filters: cout, strides, useBias: true });
+    const xt = tf.tensor(x, [n, h, w, cin]);
+    assert.deepEqual(apply(layer, xt).shape, [
+      n,
+      Math.ceil(h / strides),
+      Math.ceil(w / strides),
+      cout,
+    ]);
+    const bias = [0.5, -1, 2, 0.25];
+    layer.setWeights([layer.getWeights()[0], tf.tensor1d(bias)]);
+    const kernel = layer.getWeights()[0].dataSync() as Float32Array;
+    const ref = conv2dRef(x, [n, h, w, cin], kernel, k, cout, 1, strides);
+    const expected = ref.data.map((v, i) => v + bias[i % cout]);
+    assert.ok(maxAbsDiff(apply(layer, xt), expected) < TOL, `stride ${strides}`);
+  }
+});
+
+Deno.test("Z2Conv2D starts from the same weights and outputs as tfjs-layers' conv2d", () => {
+  const x = randomTensor<tf.Rank.R4>([2, 8, 8, 3], 22);
+  const ours = new Z2Conv2D({ filters: 5, seed: 7 });
+  const theirs = tf.layers.conv2d({
+    filters: 5,
+    kernelSize: 3,
+    padding: "same",
+    useBias: false,
+    kernelInitializer: tf.initializers.heNormal({ seed: 7 }),
+  });
+  assert.ok(maxAbsDiff(apply(ours, x), apply(theirs, x)) < TOL);
+  assert.equal(maxAbsDiff(ours.getWeights()[0], theirs.getWeights()[0]), 0);
+});
+
+Deno.test("Z2Conv2D survives save/load and leaks no tensors", async () => {
+  const layer = new Z2Conv2D({ filters: 3, useBias: true, seed: 1 });
+  const x = randomTensor<tf.Rank.R4>([1, 6, 6, 2], 23);
+  await assertRoundTrip(layer, x);
+  assert.equal(tensorDelta(() => apply(layer, x)), 0);
+});
+
+Deno.test("the first conv computes no input gradient (nothing upstream of it trains)", async () => {
+  for (const first of [new Z2Conv2D({ filters: 4 }), new P4LiftConv2D({ filters: 2 })]) {
+    const second = new Z2Conv2D({ filters: 3 });
+    const x = randomTensor<tf.Rank.R4>([2, 8, 8, 3], 24);
+    const loss = () => apply(second, apply(first, x)).square().sum() as tf.Scalar;
+    loss().dispose(); // builds both layers
+    const vars = [...first.trainableWeights, ...second.trainableWeights]
+      .map((w) => w.read() as tf.Variable);
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(loss, vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const calls = (name: string) => info.kernels.filter((k) => k.name === name).length;
+    assert.equal(calls("Conv2DBackpropFilter"), 2, first.getClassName());
+    assert.equal(calls("Conv2DBackpropInput"), 1, first.getClassName());
+  }
+});
 
 // ---------------------------------------------------------------- P4LiftConv2D
 

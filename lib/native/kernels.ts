@@ -108,12 +108,15 @@ function geometry(
 }
 
 /**
- * Convolutions below `minConvMacs` multiply-adds stay on wasm: a oneDNN call costs a few ms of
- * OpenMP start-up, which made /classify (a batch of 4 images) 9× slower (p50 184 ms vs 21 ms
- * on pure wasm, measured 2026-11-25 with `deno task bench:serve`), while a training batch
- * of 64 is 10–100× above it.
+ * Convolutions below `minConvMacs` multiply-adds stay on wasm, where an FFI call and oneDNN's
+ * dispatch cost as much as the work. Measured 2026-11-25 (quiet machine, forward, median of 41):
+ * 2^17 MACs 0.079 ms wasm / 0.078 native; 2^21: 0.17–0.28 / 0.10–0.20; 2^23: 0.56–0.99 /
+ * 0.50–0.89. The first convolution of a training batch (64×32×32, 3 → 32 channels, 2^25.8) was
+ * the costly case of the old 2^27 threshold: its filter gradient took 27.6 ms on wasm and 0.4 ms
+ * native. (An older server that ran one model call per request had measured oneDNN slower for
+ * /classify; with the micro-batched server, threshold 0 gave p50 13.8 ms vs 21.4 ms at 2^27.)
  */
-export const nativeThresholds = { minConvMacs: 2 ** 27 };
+export const nativeThresholds = { minConvMacs: 2 ** 22 };
 
 /** oneDNN needs every output row to read ≥ 1 real input row; tfjs allows pads past that. */
 function supported(g: ConvGeometry): boolean {

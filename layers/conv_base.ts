@@ -1,16 +1,22 @@
 /**
- * What the lifting and the group convolution share: config, bias per G-channel, output shape,
- * and "transform the filter bank, then one ordinary conv2d" (DESIGN.md). Subclasses say only
- * how the learned kernel is shaped and how it becomes a bank of four rotated filters.
+ * What symlab's convolutions share: config, bias per G-channel, output shape, and "transform
+ * the filter bank, then one ordinary conv2d" (DESIGN.md). Subclasses say only how the learned
+ * kernel is shaped, how it becomes a conv2d filter, and how many group elements each output
+ * channel has (`order`: 4 for the P4 layers, 1 for {@linkcode Z2Conv2D}).
+ *
+ * The conv is `tf.conv2d`, not tfjs-layers' fused conv: the fused op's gradient computes the
+ * input gradient even where nothing upstream is trained (the first layer of a model), which
+ * cost 9–28 ms of a ~160 ms training step on wasm + oneDNN (measured 2026-11-25, baseline,
+ * reference preset); `tf.conv2d`'s gradient is pruned per input.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { convOutLength, padArg, type Padding } from "./conv_geometry.ts";
 
-/** Config of the P4 convolutions. */
-export interface P4ConvArgs {
-  /** Output channels per rotation (the layer emits filters·4 channels). */
+/** Config of the convolutions. */
+export interface ConvArgs {
+  /** Output channels per group element (the layer emits filters·order channels). */
   filters: number;
   kernelSize?: number;
   strides?: number;
@@ -24,8 +30,11 @@ export interface P4ConvArgs {
   batchInputShape?: (number | null)[];
 }
 
-/** Base class of {@linkcode P4LiftConv2D} and {@linkcode P4Conv2D}; not registered itself. */
-export abstract class P4ConvBase extends tf.layers.Layer {
+/**
+ * Base class of {@linkcode Z2Conv2D}, {@linkcode P4LiftConv2D} and {@linkcode P4Conv2D}; not
+ * registered itself.
+ */
+export abstract class ConvBase extends tf.layers.Layer {
   readonly filters: number;
   readonly kernelSize: number;
   readonly strides: number;
@@ -35,7 +44,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
   private kernel!: tf.LayerVariable;
   private bias?: tf.LayerVariable;
 
-  constructor(args: P4ConvArgs) {
+  constructor(args: ConvArgs) {
     super(args);
     this.filters = args.filters;
     this.kernelSize = args.kernelSize ?? 3;
@@ -52,12 +61,15 @@ export abstract class P4ConvBase extends tf.layers.Layer {
   /** Shape of the learned kernel for `cin` input channels (the last input axis). */
   protected abstract kernelShape(cin: number): number[];
 
-  /** The learned kernel -> an ordinary conv2d filter [k, k, Cin', filters·4]. */
+  /** The learned kernel -> an ordinary conv2d filter [k, k, Cin', filters·order]. */
   protected abstract filterBank(kernel: tf.Tensor): tf.Tensor4D;
+
+  /** Group elements per output channel: channel o·order + r (4 for P4 maps, 1 for Z²). */
+  protected abstract readonly order: number;
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = inputShape as tf.Shape;
-    // heNormal takes fan-in from all axes but the last: k·k·Cin (lift) or k·k·Cin·4 (group).
+    // heNormal takes fan-in from all axes but the last: k·k·Cin (Z², lift) or k·k·Cin·4 (group).
     this.kernel = this.addWeight(
       "kernel",
       this.kernelShape(shape[shape.length - 1] as number),
@@ -74,7 +86,7 @@ export abstract class P4ConvBase extends tf.layers.Layer {
     const [n, h, w] = inputShape as tf.Shape;
     const out = (len: number | null) =>
       convOutLength(len, this.kernelSize, this.strides, this.padding);
-    return [n, out(h), out(w), this.filters * 4];
+    return [n, out(h), out(w), this.filters * this.order];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -83,8 +95,9 @@ export abstract class P4ConvBase extends tf.layers.Layer {
       const bank = this.filterBank(this.kernel.read());
       const y = tf.conv2d(x, bank, this.strides, padArg(this.padding, this.kernelSize));
       if (!this.bias) return y;
-      // One bias per G-channel, shared by its four rotations (channel o·4 + r).
-      const b = this.bias.read().reshape([this.filters, 1]).tile([1, 4]).reshape([-1]);
+      if (this.order === 1) return y.add(this.bias.read());
+      // One bias per G-channel, shared by its rotations (channel o·order + r).
+      const b = this.bias.read().reshape([this.filters, 1]).tile([1, this.order]).reshape([-1]);
       return y.add(b);
     });
   }
