@@ -23,10 +23,12 @@
  * - `Reverse` and `Max` over leading axes: heap loops (wasm's take ~6 ms to reverse a
  *   [64, 4, 4, 128] map and ~45 ms to max-reduce the leading axis of a [4, 64, 4, 4, 32, 4]
  *   one, the P4 pyramid pooling's; the loops copy whole rows, measured 2026-11-25).
- * - `Identity` (tf.clone, gradients passed through): shares the input's buffer by reference
- *   count, as the cpu backend and wasm's own Reshape do, instead of copying it (wasm's copy
- *   cost ~40 ms per symmetric training step, measured 2026-11). Tensors are immutable and
- *   variables swap buffers on assign, so sharing is safe.
+ * - `Identity` (tf.clone, gradients passed through) and `Cast` to the same dtype (ReLU's and
+ *   Square's gradients cast float32 to float32): share the input's buffer by reference count,
+ *   as the cpu backend and wasm's own Reshape do, instead of copying it (wasm's copies cost
+ *   ~40 ms (Identity) and ~16 ms (Cast) per symmetric training step, measured 2026-11).
+ *   Tensors are immutable and variables swap buffers on assign, so sharing is safe. A Cast
+ *   to bool gives 0/1 (wasm's wrote the raw values).
  *
  * @module
  */
@@ -44,6 +46,22 @@ function run(name: string, backend: Backend, inputs: Record<string, Info>, attrs
 
 function dispose(backend: Backend, ...infos: Info[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/**
+ * x ≠ 0 as bool. wasm's Cast copies the values into the bool bytes instead (int32 [0, 3, -1] ->
+ * [0, 3, 255], tfjs-backend-wasm 4.22; cpu gives [0, 1, 1]).
+ */
+function castToBool(backend: Backend, x: Info): Info {
+  const wasm = backend as unknown as {
+    makeOutput(shape: number[], dtype: "bool"): Info;
+    typedArrayFromHeap(info: Info): Float32Array | Int32Array | Uint8Array;
+  };
+  const out = wasm.makeOutput(x.shape, "bool");
+  const from = wasm.typedArrayFromHeap(x); // after makeOutput: allocation may move the heap
+  const to = wasm.typedArrayFromHeap(out);
+  for (let i = 0; i < from.length; i++) to[i] = from[i] !== 0 ? 1 : 0;
+  return out;
 }
 
 /** Computes the conv geometry tfjs uses for the forward pass, so the gradient matches it. */
@@ -430,6 +448,10 @@ export function registerWasmTrainingKernels(): void {
       },
     });
   }
+  const share = (backend: unknown, x: Info): Info => {
+    (backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
   const ownIdentity = tf.getKernel("Identity", "wasm");
   if (ownIdentity) {
     tf.unregisterKernel("Identity", "wasm");
@@ -438,8 +460,21 @@ export function registerWasmTrainingKernels(): void {
       kernelFunc: (args) => {
         const { x } = args.inputs as { x: Info };
         if (x.dtype === "string") return ownIdentity.kernelFunc(args);
-        (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+        return share(args.backend, x);
+      },
+    });
+  }
+  const ownCast = tf.getKernel("Cast", "wasm");
+  if (ownCast) {
+    tf.unregisterKernel("Cast", "wasm");
+    tf.registerKernel({
+      ...ownCast,
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: Info };
+        const { dtype } = args.attrs as { dtype: tf.DataType };
+        if (x.dtype === dtype && dtype !== "string") return share(args.backend, x);
+        if (dtype === "bool" && x.dtype !== "string") return castToBool(args.backend as Backend, x);
+        return ownCast.kernelFunc(args);
       },
     });
   }
