@@ -33,6 +33,10 @@ type Case = {
   training?: boolean;
 };
 
+// Batch 4: with 2 images the head's batch norm maps each feature to ±γ + β, so its input
+// gradient is 0 in exact arithmetic and each backend returns its own rounding noise × 1/σ.
+const MODEL_INPUT = [4, 16, 16, 3];
+
 const CASES: Case[] = [
   {
     name: "P4LiftConv2D",
@@ -66,13 +70,13 @@ const CASES: Case[] = [
   {
     name: "baseline model",
     make: () => createModel("baseline", { preset: "tiny", numClasses: 5 }),
-    input: [2, 16, 16, 3],
+    input: MODEL_INPUT,
     training: true,
   },
   {
     name: "symmetric model",
     make: () => createModel("symmetric", { preset: "tiny", numClasses: 5 }),
-    input: [2, 16, 16, 3],
+    input: MODEL_INPUT,
     training: true,
   },
 ];

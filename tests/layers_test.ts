@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import {
+  BatchNorm,
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
@@ -251,6 +252,39 @@ Deno.test("P4BatchNorm shares statistics across the four rotations (loop referen
     const [, , newMean, newVar] = layer.getWeights();
     assert.ok(Math.abs(newMean.dataSync()[ch] - 0.5 * mean) < TOL);
     assert.ok(Math.abs(newVar.dataSync()[ch] - (0.5 + 0.5 * variance * count / (count - 1))) < TOL);
+  }
+});
+
+Deno.test("BatchNorm/P4BatchNorm training gradients equal autodiff of the plain formula", () => {
+  for (const [Layer, g] of [[BatchNorm, 1], [P4BatchNorm, 4]] as const) {
+    const [n, h, w, c] = [3, 4, 5, 3];
+    const layer = new Layer({});
+    layer.build([null, h, w, c * g]);
+    const gamma = tf.tensor1d([1.5, -0.5, 0.75]), beta = tf.tensor1d([0.25, 2, -1]);
+    const [, , mm, mv] = layer.getWeights();
+    layer.setWeights([gamma, beta, mm, mv]);
+    const x = randomTensor<tf.Rank.R4>([n, h, w, c * g], 31).mul(3).add(1);
+    const r = randomTensor<tf.Rank.R4>([n, h, w, c * g], 32); // loss Σ y·r: dy = r
+    // Reference: the formula, differentiated by tfjs (statistics over N, H, W and the group).
+    const plain = (xx: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => {
+      const x5 = xx.reshape([n, h, w, c, g]);
+      const { mean, variance } = tf.moments(x5, [0, 1, 2, 4], true);
+      const y = x5.sub(mean).div(variance.add(1e-5).sqrt())
+        .mul(gm.reshape([c, 1])).add(bt.reshape([c, 1]));
+      return y.reshape(xx.shape).mul(r).sum() as tf.Scalar;
+    };
+    const expected = tf.grads(plain)([x, gamma, beta]);
+    const ours = (xx: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => {
+      layer.setWeights([gm, bt, mm, mv]);
+      return (apply(layer, xx, true).mul(r).sum()) as tf.Scalar;
+    };
+    // The layer reads its variables, so its γ/β gradients come from tf.variableGrads.
+    const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+    const { grads } = tf.variableGrads(() => ours(x, gamma, beta), vars);
+    const dx = tf.grad((xx: tf.Tensor) => ours(xx, gamma, beta))(x);
+    assert.ok(maxAbsDiff(dx, expected[0]) < 1e-4, `${Layer.className} dx`);
+    assert.ok(maxAbsDiff(grads[vars[0].name], expected[1]) < 1e-3, `${Layer.className} dγ`);
+    assert.ok(maxAbsDiff(grads[vars[1].name], expected[2]) < 1e-3, `${Layer.className} dβ`);
   }
 });
 
