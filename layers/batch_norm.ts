@@ -27,12 +27,14 @@ export interface BatchNormArgs {
   batchInputShape?: (number | null)[];
 }
 
-/** Sums per group of the columns of m2d [M, C·g] (over rows and the g channels): [C]. */
-function groupSums(ones: tf.Tensor2D, m2d: tf.Tensor2D, c: number, g: number): tf.Tensor1D {
-  // Column sums as a product with a row of ones: one GEMM instead of a strided reduction (on
-  // wasm the reduction over non-innermost axes was ~20× slower, measured 2026-11).
-  const cols = ones.matMul(m2d);
-  return (g === 1 ? cols.reshape([c]) : cols.reshape([c, g]).sum(1)) as tf.Tensor1D;
+/**
+ * Sums per group of the columns of m2d [M, C·g] (over rows and the g channels): [C]. On wasm
+ * the column sums run as symlab's leading-axes Sum (lib/wasm_kernels.ts), not wasm's strided
+ * reduction, which was ~20× slower (measured 2026-11).
+ */
+function groupSums(m2d: tf.Tensor2D, c: number, g: number): tf.Tensor1D {
+  const cols = m2d.sum(0);
+  return (g === 1 ? cols : cols.reshape([c, g]).sum(1)) as tf.Tensor1D;
 }
 
 /** Batch statistics of one training-mode call, for the moving averages. */
@@ -60,21 +62,19 @@ function batchNormTrain(
   moments: (m: BatchMoments) => void,
 ): tf.Tensor2D {
   const count = x2d.shape[0] * g;
-  const ones = tf.ones([1, x2d.shape[0]]) as tf.Tensor2D;
   const op = tf.customGrad(
     ((x: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor, save: tf.GradSaveFunc) => {
-      const mean = groupSums(ones, x as tf.Tensor2D, c, g).div(count) as tf.Tensor1D;
+      const mean = groupSums(x as tf.Tensor2D, c, g).div(count) as tf.Tensor1D;
       const centred = x.sub(spread(mean, c, g)) as tf.Tensor2D;
-      const variance = groupSums(ones, centred.square(), c, g).div(count) as tf.Tensor1D;
+      const variance = groupSums(centred.square(), c, g).div(count) as tf.Tensor1D;
       const inv = tf.rsqrt(variance.add(epsilon)) as tf.Tensor1D;
       moments({ mean: tf.keep(mean), variance: tf.keep(variance) });
       save([centred, inv, gm]);
       const value = centred.mul(spread(gm.mul(inv), c, g)).add(spread(bt, c, g)) as tf.Tensor2D;
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xc, iv, gmm] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-        const rows = tf.ones([1, xc.shape[0]]) as tf.Tensor2D; // `ones` is disposed by now
-        const sumDy = groupSums(rows, dy as tf.Tensor2D, c, g);
-        const sumDyXc = groupSums(rows, dy.mul(xc), c, g);
+        const sumDy = groupSums(dy as tf.Tensor2D, c, g);
+        const sumDyXc = groupSums(dy.mul(xc), c, g);
         const scale = gmm.mul(iv);
         // ∂x = dy·γι − xc·(γι·ι²·Σ(dy·xc)/n) − γι·Σdy/n
         const k = scale.mul(iv.square()).mul(sumDyXc).div(count);
@@ -85,9 +85,7 @@ function batchNormTrain(
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  const y = op(x2d, gamma, beta) as tf.Tensor2D;
-  ones.dispose();
-  return y;
+  return op(x2d, gamma, beta) as tf.Tensor2D;
 }
 
 /** Per-group [C] -> per-channel [C·g], each value repeated over its group. */
