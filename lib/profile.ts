@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { DataParallel } from "./data_parallel.ts";
 import type { ModelConfig } from "./models.ts";
 
 /** One convolution of a trunk, as an ordinary conv2d (P4 channels counted ×4). */
@@ -120,6 +121,37 @@ export function makeSteps(model: tf.LayersModel, o: StepOptions): Steps {
     },
     dispose() {
       tf.dispose([x, y]);
+      opt.dispose();
+    },
+  };
+}
+
+/**
+ * The training step of {@linkcode makeSteps} (same fixed batch, same SGD-momentum update on
+ * the main thread's `model`) with the gradients computed by `dp`'s workers.
+ */
+export function makeParallelTrain(
+  model: tf.LayersModel,
+  dp: DataParallel,
+  o: StepOptions,
+): Pick<Steps, "train" | "dispose"> {
+  const seed = o.seed ?? 0;
+  const shape: [number, number, number, number] = [o.batch, o.height, o.width, o.channels];
+  const x = tf.tidy(() =>
+    tf.randomUniform(shape, 0, 1, "float32", seed).dataSync()
+  ) as Float32Array;
+  const labels = tf.tidy(() =>
+    tf.randomUniform([o.batch], 0, o.numClasses, "int32", seed + 1).dataSync()
+  ) as Int32Array;
+  const opt: tf.Optimizer = tf.train.momentum(o.lr ?? 0.01, o.momentum ?? 0.9);
+  return {
+    async train() {
+      const { grads, loss } = await dp.gradients(model, x, shape, labels, o.numClasses);
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+      return loss;
+    },
+    dispose() {
       opt.dispose();
     },
   };

@@ -15,7 +15,8 @@ import {
   modelConfig,
   type ModelName,
 } from "../lib/models.ts";
-import { makeSteps, profileKernels, time, trunkFlops } from "../lib/profile.ts";
+import { DataParallel } from "../lib/data_parallel.ts";
+import { makeParallelTrain, makeSteps, profileKernels, time, trunkFlops } from "../lib/profile.ts";
 import { nativeStatus, setNativeEnabled } from "../lib/native/mod.ts";
 
 const HELP = `Usage: deno task bench [flags]
@@ -24,9 +25,12 @@ Measures training images/s (forward + backward + SGD-momentum step, warm-up excl
 step) and inference images/s of the baseline and symmetric models, and runs PyTorch's
 reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for comparison.
 
-  --backends LIST   comma-separated: wasm (pure wasm SIMD), native (wasm + native oneDNN
-                    kernels), webgpu, cpu. Default: wasm, native when its library loads,
-                    webgpu when an adapter exists (a software adapter gets few steps)
+  --backends LIST   comma-separated: wasm (pure wasm SIMD), workers (pure wasm, training
+                    batch split across --workers Deno workers; inference on one thread),
+                    native (wasm + native oneDNN kernels), webgpu, cpu. Default: wasm,
+                    workers on a multi-core machine, native when its library loads, webgpu
+                    when an adapter exists (a software adapter gets few steps)
+  --workers N       workers of the workers backend (default: the number of cores)
   --presets LIST    default reference,small (cpu and software WebGPU: small)
   --models LIST     default baseline,symmetric
   --batch N         default 64
@@ -41,7 +45,7 @@ reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for 
   --out FILE        also write the report (Markdown) to FILE
   --help            this text`;
 
-type BenchBackend = "wasm" | "native" | "webgpu" | "cpu";
+type BenchBackend = "wasm" | "workers" | "native" | "webgpu" | "cpu";
 
 interface Row {
   backend: string;
@@ -148,16 +152,20 @@ function backendLabel(b: BenchBackend, adapter?: string, software?: boolean): st
   if (b === "native") return `wasm + ${nativeStatus().label}`;
   if (b === "webgpu") return `webgpu (${software ? "software adapter" : "adapter"}: ${adapter})`;
   if (b === "wasm") return "wasm (SIMD, 1 thread)";
+  if (b === "workers") return `wasm (SIMD, ${workerCount} workers, data-parallel)`;
   return "cpu (plain JS)";
 }
+
+/** Workers of the `workers` backend (--workers). */
+let workerCount = 1;
 
 async function activate(b: BenchBackend): Promise<{ adapter?: string; software?: boolean }> {
   if (b === "webgpu") {
     const choice = await setBackend("webgpu");
     return { adapter: choice.adapter, software: /software/.test(choice.reason) };
   }
-  await setBackend(b === "native" ? "wasm" : b);
-  if (b === "wasm" || b === "native") setNativeEnabled(b === "native");
+  await setBackend(b === "native" || b === "workers" ? "wasm" : b);
+  if (b !== "cpu") setNativeEnabled(b === "native");
   return {};
 }
 
@@ -166,6 +174,7 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       backends: { type: "string" },
+      workers: { type: "string" },
       presets: { type: "string" },
       models: { type: "string", default: MODEL_NAMES.join(",") },
       batch: { type: "string", default: "64" },
@@ -190,12 +199,16 @@ async function main(): Promise<void> {
   const presetList = (values.presets ?? "reference,small").split(",");
   const modelList = values.models!.split(",") as ModelName[];
   const native = nativeStatus();
+  workerCount = Number(values.workers ?? navigator.hardwareConcurrency);
+  if (!Number.isInteger(workerCount) || workerCount < 1) {
+    throw new Error(`--workers expects a positive integer, got ${values.workers}`);
+  }
   let backends: BenchBackend[];
   if (values.backends) {
     backends = values.backends.split(",") as BenchBackend[];
     for (const b of backends) {
-      if (!["wasm", "native", "webgpu", "cpu"].includes(b)) {
-        throw new Error(`Unknown backend "${b}": expected wasm, native, webgpu or cpu`);
+      if (!["wasm", "workers", "native", "webgpu", "cpu"].includes(b)) {
+        throw new Error(`Unknown backend "${b}": expected wasm, workers, native, webgpu or cpu`);
       }
     }
     if (backends.includes("native") && !native.available) {
@@ -203,6 +216,7 @@ async function main(): Promise<void> {
     }
   } else {
     backends = ["wasm"];
+    if (workerCount > 1) backends.push("workers");
     if (native.available) backends.push("native");
     else console.error(`native kernels: not used (${native.reason})`);
     if (await navigator.gpu?.requestAdapter().catch(() => null)) backends.push("webgpu");
@@ -250,17 +264,23 @@ async function main(): Promise<void> {
         const model = createModel(name, { preset, numClasses: classes });
         const config = modelConfig(name, { preset, numClasses: classes });
         const flops = trunkFlops(config, size, size);
-        const s = makeSteps(model, {
-          batch,
-          height: size,
-          width: size,
-          channels: 3,
-          numClasses: classes,
-        });
+        const stepOptions = { batch, height: size, width: size, channels: 3, numClasses: classes };
+        const s = makeSteps(model, stepOptions);
         const load = otherLoad();
-        const train = await time(() => s.train(), steps, warmup);
+        let train: Awaited<ReturnType<typeof time>>;
+        if (b === "workers") {
+          const dp = await DataParallel.create(config, workerCount);
+          const p = makeParallelTrain(model, dp, stepOptions);
+          train = await time(() => p.train(), steps, warmup).finally(() => {
+            p.dispose();
+            dp.close();
+          });
+        } else {
+          train = await time(() => s.train(), steps, warmup);
+        }
         const infer = await time(() => s.infer(), slow ? steps : Math.max(steps, 3), 1);
-        if (values.profile && !slow) {
+        // Workers' kernels run in the workers, out of tf.profile's sight.
+        if (values.profile && !slow && b !== "workers") {
           profiles.push({
             title: `${name} / ${preset} / ${label}`,
             kernels: await profileKernels(() => s.train()),
