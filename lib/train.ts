@@ -23,6 +23,7 @@ import {
   type ModelName,
   presets,
 } from "./models.ts";
+import { DataParallel } from "./data_parallel.ts";
 import { accuracy } from "./predict.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { perturb, PERTURB_DEFAULTS, randomRotate } from "./transforms.ts";
@@ -47,6 +48,8 @@ export const TRAIN_DEFAULTS = {
   resume: false,
   limit: 0,
   evalLimit: 2000,
+  /** Pure-wasm data-parallel worker threads (lib/data_parallel.ts); 0 = one process. */
+  workers: 0,
 };
 
 /** Validated training options (see {@linkcode TRAIN_DEFAULTS}). */
@@ -68,6 +71,7 @@ export const TrainOptionsSchema = z.object({
   resume: z.boolean(),
   limit: z.number().int().min(0),
   evalLimit: z.number().int().min(0),
+  workers: z.number().int().min(0).max(256),
 });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 
@@ -271,133 +275,172 @@ export async function trainModel(
     tensorsAfterEpoch: [],
   };
   const totalSteps = steps * options.epochs;
-  for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
-    const skip = epoch === state.epoch ? state.batch : 0;
-    let { loss: lossSum, correct, seen, seconds } = skip
-      ? state.partial
-      : { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    const bar = hooks.progress === false
-      ? undefined
-      : new Progress(`${name} epoch ${epoch + 1}/${options.epochs}`, steps);
-    const started = performance.now();
-    let done = skip;
-    const aug = AUGMENT[options.augment];
-    for (
-      const batch of batches(trainSet, {
-        batchSize: options.batchSize,
-        shuffle: true,
-        seed: options.seed,
-        epoch,
-        augment: { shift: aug.shift, rotate: aug.rotate },
-        dropLast: true,
-      })
-    ) {
-      if (batch.index < skip) continue;
-      setLearningRate(optimizer, learningRate(options, (epoch * steps + batch.index) / totalSteps));
-      const x = tf.tensor4d(batch.x, [batch.size, train.height, train.width, train.channels]);
-      const labels = tf.tensor1d(batch.y, "int32");
-      const y = tf.oneHot(labels, dataset.classNames.length);
-      let hits: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor;
-        hits = tf.keep(logits.argMax(1).equal(labels).sum());
-        const ce = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-        if (!options.weightDecay || options.optimizer === "adam") return ce;
-        // L2 on conv/dense kernels (not BN, not biases): ½·λ·Σ‖W‖².
-        const l2 = tf.addN(kernels.map((w) => tf.sum(tf.square(w.read()))));
-        return ce.add(l2.mul(options.weightDecay / 2)) as tf.Scalar;
-      }, model.trainableWeights.map((w) => w.read() as tf.Variable));
-      optimizer.applyGradients(grads);
-      if (options.optimizer === "adam" && options.weightDecay) {
-        // AdamW: decoupled decay, W ← W − lr·λ·W.
-        const lr = learningRate(options, (epoch * steps + batch.index) / totalSteps);
-        tf.tidy(() => kernels.forEach((w) => w.write(w.read().mul(1 - lr * options.weightDecay))));
-      }
-      const [lossValue] = await value.data();
-      const [hitCount] = await hits!.data();
-      tf.dispose([x, labels, y, value, hits!, ...Object.values(grads)]);
-      if (!Number.isFinite(lossValue)) {
-        bar?.done();
-        throw new TrainingError(
-          `${name}: loss became ${lossValue} at epoch ${epoch + 1}, batch ${batch.index + 1}; ` +
-            `stopped, the last good checkpoint in ${dir} is kept (try a lower --lr)`,
-        );
-      }
-      lossSum += lossValue * batch.size;
-      correct += hitCount;
-      seen += batch.size;
-      done = batch.index + 1;
-      bar?.update(
-        done,
-        seen,
-        `loss ${(lossSum / seen).toFixed(3)} acc ${(correct / seen).toFixed(3)}`,
-      );
-      if (hooks.signal?.aborted && done < steps) {
-        bar?.done();
-        const elapsed = seconds + (performance.now() - started) / 1000;
-        await save({
+  // --workers: gradients from pure-wasm worker threads (the model here stays the source of truth).
+  const parallel = options.workers > 0
+    ? await DataParallel.create(config, options.workers)
+    : undefined;
+  if (parallel) log(`${name}: gradients from ${options.workers} pure-wasm data-parallel workers`);
+  try {
+    for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
+      const skip = epoch === state.epoch ? state.batch : 0;
+      let { loss: lossSum, correct, seen, seconds } = skip
+        ? state.partial
+        : { loss: 0, correct: 0, seen: 0, seconds: 0 };
+      const bar = hooks.progress === false
+        ? undefined
+        : new Progress(`${name} epoch ${epoch + 1}/${options.epochs}`, steps);
+      const started = performance.now();
+      let done = skip;
+      const aug = AUGMENT[options.augment];
+      for (
+        const batch of batches(trainSet, {
+          batchSize: options.batchSize,
+          shuffle: true,
+          seed: options.seed,
           epoch,
-          batch: done,
-          partial: { loss: lossSum, correct, seen, seconds: elapsed },
-        });
-        log(
-          `${name}: interrupted after batch ${done} of epoch ${
-            epoch + 1
-          }; saved ${dir} (resume with --resume)`,
+          augment: { shift: aug.shift, rotate: aug.rotate },
+          dropLast: true,
+        })
+      ) {
+        if (batch.index < skip) continue;
+        setLearningRate(
+          optimizer,
+          learningRate(options, (epoch * steps + batch.index) / totalSteps),
         );
+        const x = tf.tensor4d(batch.x, [batch.size, train.height, train.width, train.channels]);
+        const labels = tf.tensor1d(batch.y, "int32");
+        const y = tf.oneHot(labels, dataset.classNames.length);
+        const l2 = !options.weightDecay || options.optimizer === "adam" ? 0 : options.weightDecay;
+        let hits: tf.Tensor | undefined;
+        let value: tf.Scalar, grads: tf.NamedTensorMap;
+        if (parallel) {
+          const shape = [batch.size, train.height, train.width, train.channels] as const;
+          const classes = dataset.classNames.length;
+          const r = await parallel.gradients(model, batch.x, [...shape], batch.y, classes);
+          grads = r.grads;
+          hits = tf.scalar(r.hits);
+          value = tf.scalar(r.loss);
+          if (l2) {
+            // The workers differentiate the cross-entropy; ½·λ·Σ‖W‖² adds λ·W to each kernel's.
+            for (const w of kernels) {
+              const name = (w.read() as tf.Variable).name;
+              const g = grads[name];
+              grads[name] = g.add(w.read().mul(l2));
+              g.dispose();
+            }
+            const penalty = tf.tidy(() =>
+              tf.addN(kernels.map((w) => tf.sum(tf.square(w.read())))).mul(l2 / 2).add(value)
+            );
+            value.dispose();
+            value = penalty as tf.Scalar;
+          }
+        } else {
+          ({ value, grads } = tf.variableGrads(() => {
+            const logits = model.apply(x, { training: true }) as tf.Tensor;
+            hits = tf.keep(logits.argMax(1).equal(labels).sum());
+            const ce = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            if (!l2) return ce;
+            // L2 on conv/dense kernels (not BN, not biases): ½·λ·Σ‖W‖².
+            const sq = tf.addN(kernels.map((w) => tf.sum(tf.square(w.read()))));
+            return ce.add(sq.mul(l2 / 2)) as tf.Scalar;
+          }, model.trainableWeights.map((w) => w.read() as tf.Variable)));
+        }
+        optimizer.applyGradients(grads);
+        if (options.optimizer === "adam" && options.weightDecay) {
+          // AdamW: decoupled decay, W ← W − lr·λ·W.
+          const lr = learningRate(options, (epoch * steps + batch.index) / totalSteps);
+          tf.tidy(() =>
+            kernels.forEach((w) => w.write(w.read().mul(1 - lr * options.weightDecay)))
+          );
+        }
+        const [lossValue] = await value.data();
+        const [hitCount] = await hits!.data();
+        tf.dispose([x, labels, y, value, hits!, ...Object.values(grads)]);
+        if (!Number.isFinite(lossValue)) {
+          bar?.done();
+          throw new TrainingError(
+            `${name}: loss became ${lossValue} at epoch ${epoch + 1}, batch ${batch.index + 1}; ` +
+              `stopped, the last good checkpoint in ${dir} is kept (try a lower --lr)`,
+          );
+        }
+        lossSum += lossValue * batch.size;
+        correct += hitCount;
+        seen += batch.size;
+        done = batch.index + 1;
+        bar?.update(
+          done,
+          seen,
+          `loss ${(lossSum / seen).toFixed(3)} acc ${(correct / seen).toFixed(3)}`,
+        );
+        if (hooks.signal?.aborted && done < steps) {
+          bar?.done();
+          const elapsed = seconds + (performance.now() - started) / 1000;
+          await save({
+            epoch,
+            batch: done,
+            partial: { loss: lossSum, correct, seen, seconds: elapsed },
+          });
+          log(
+            `${name}: interrupted after batch ${done} of epoch ${
+              epoch + 1
+            }; saved ${dir} (resume with --resume)`,
+          );
+          result.interrupted = true;
+          return result;
+        }
+      }
+      bar?.done();
+      const trainSeconds = seconds + (performance.now() - started) / 1000;
+      const evalStart = performance.now();
+      const metrics = await testMetrics(model, test, options.evalLimit);
+      const [trainLoss, trainAcc] = [lossSum / seen, correct / seen];
+      const row: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss,
+        trainAcc,
+        ...metrics,
+        lr: learningRate(options, (epoch + 1) * steps / totalSteps),
+        seconds: Number(trainSeconds.toFixed(2)),
+        evalSeconds: Number(((performance.now() - evalStart) / 1000).toFixed(2)),
+        imgPerSec: Number((seen / trainSeconds).toFixed(1)),
+      };
+      history.push(row);
+      const improved = metrics.testAcc > best;
+      if (improved) best = metrics.testAcc;
+      await save({
+        epoch: epoch + 1,
+        batch: 0,
+        partial: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+      });
+      if (improved) await copyBest(dir);
+      result.tensorsAfterEpoch.push(tf.memory().numTensors);
+      log(
+        `${name} epoch ${epoch + 1}/${options.epochs}: loss ${trainLoss.toFixed(3)} train ${
+          pct(trainAcc)
+        } ` +
+          `test ${pct(metrics.testAcc)} perturbed ${pct(metrics.perturbedAcc)} rotated ${
+            pct(metrics.rotatedAcc)
+          } ` +
+          `| ${formatDuration(trainSeconds)} ${row.imgPerSec} img/s, eval ${
+            formatDuration((performance.now() - evalStart) / 1000)
+          }${
+            epoch + 1 < options.epochs
+              ? `; about ${
+                formatDuration(
+                  (options.epochs - epoch - 1) * (performance.now() - started) / 1000,
+                )
+              } left for ${name}`
+              : ""
+          }`,
+      );
+      if (hooks.signal?.aborted && epoch + 1 < options.epochs) {
+        log(`${name}: interrupted after epoch ${epoch + 1}; saved ${dir} (resume with --resume)`);
         result.interrupted = true;
         return result;
       }
     }
-    bar?.done();
-    const trainSeconds = seconds + (performance.now() - started) / 1000;
-    const evalStart = performance.now();
-    const metrics = await testMetrics(model, test, options.evalLimit);
-    const [trainLoss, trainAcc] = [lossSum / seen, correct / seen];
-    const row: EpochMetrics = {
-      epoch: epoch + 1,
-      trainLoss,
-      trainAcc,
-      ...metrics,
-      lr: learningRate(options, (epoch + 1) * steps / totalSteps),
-      seconds: Number(trainSeconds.toFixed(2)),
-      evalSeconds: Number(((performance.now() - evalStart) / 1000).toFixed(2)),
-      imgPerSec: Number((seen / trainSeconds).toFixed(1)),
-    };
-    history.push(row);
-    const improved = metrics.testAcc > best;
-    if (improved) best = metrics.testAcc;
-    await save({
-      epoch: epoch + 1,
-      batch: 0,
-      partial: { loss: 0, correct: 0, seen: 0, seconds: 0 },
-    });
-    if (improved) await copyBest(dir);
-    result.tensorsAfterEpoch.push(tf.memory().numTensors);
-    log(
-      `${name} epoch ${epoch + 1}/${options.epochs}: loss ${trainLoss.toFixed(3)} train ${
-        pct(trainAcc)
-      } ` +
-        `test ${pct(metrics.testAcc)} perturbed ${pct(metrics.perturbedAcc)} rotated ${
-          pct(metrics.rotatedAcc)
-        } ` +
-        `| ${formatDuration(trainSeconds)} ${row.imgPerSec} img/s, eval ${
-          formatDuration((performance.now() - evalStart) / 1000)
-        }${
-          epoch + 1 < options.epochs
-            ? `; about ${
-              formatDuration(
-                (options.epochs - epoch - 1) * (performance.now() - started) / 1000,
-              )
-            } left for ${name}`
-            : ""
-        }`,
-    );
-    if (hooks.signal?.aborted && epoch + 1 < options.epochs) {
-      log(`${name}: interrupted after epoch ${epoch + 1}; saved ${dir} (resume with --resume)`);
-      result.interrupted = true;
-      return result;
-    }
+  } finally {
+    parallel?.close();
   }
   optimizer.dispose();
   return result;

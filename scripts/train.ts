@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { type BackendName, setBackend } from "../lib/backend.ts";
 import { loadDataset } from "../lib/data/mod.ts";
 import { formatDuration } from "../lib/progress.ts";
+import { nativeStatus } from "../lib/native/mod.ts";
 import {
   modelsToTrain,
   TRAIN_DEFAULTS,
@@ -44,6 +45,9 @@ epoch (and <out>/<model>-best/ for the best test accuracy).
   --resume             continue from <out>/<model>/ (weights, optimizer, position in epoch)
   --limit N            train on the first N images only (0 = all)
   --eval-limit N       test images used for the per-epoch metrics (default ${D.evalLimit}; 0 = all)
+  --workers N          split each batch across N pure-wasm worker threads (data-parallel, batch
+                       norm per worker slice; for machines without the native oneDNN path,
+                       which is faster and already uses every core); 0 = off (default)
   --quick              a one-minute demonstration: synthetic data, 2,000 images, 2 epochs
   --help               this text
 
@@ -74,6 +78,7 @@ export function parseTrainArgs(args: string[]) {
       resume: { type: "boolean" },
       limit: { type: "string" },
       "eval-limit": { type: "string" },
+      workers: { type: "string" },
       quick: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -103,6 +108,7 @@ export function parseTrainArgs(args: string[]) {
     resume: values.resume ?? D.resume,
     limit: num("limit", values.limit, quick ? 2000 : D.limit),
     evalLimit: num("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
+    workers: num("workers", values.workers, D.workers),
   };
   const parsed = TrainOptionsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -120,6 +126,11 @@ export function parseTrainArgs(args: string[]) {
   const backend = values.backend ?? "auto";
   if (!["auto", "wasm", "webgpu", "cpu"].includes(backend)) {
     throw new Error(`--backend: expected auto, wasm, webgpu or cpu, got "${backend}"`);
+  }
+  if (raw.workers > 0 && !["auto", "wasm"].includes(backend)) {
+    throw new Error(
+      `--workers: the workers run pure wasm; it cannot be combined with --backend ${backend}`,
+    );
   }
   return {
     help: values.help === true,
@@ -146,6 +157,19 @@ async function main(): Promise<number> {
   const { options } = args;
   const backend = await setBackend(args.backend);
   console.log(`backend: ${backend.name} (${backend.reason})`);
+  if (options.workers > 0) {
+    if (backend.name !== "wasm") {
+      console.error(`error: --workers needs the wasm backend; auto chose ${backend.name}`);
+      return 2;
+    }
+    console.log(
+      `workers: ${options.workers} pure-wasm threads compute each batch's gradients` +
+        (nativeStatus().enabled
+          ? " (note: the native oneDNN path is available and faster in one process; " +
+            "drop --workers to use it)"
+          : ""),
+    );
+  }
   const { dataset, reason } = await loadDataset({
     name: args.dataset,
     dataDir: args.dataDir,

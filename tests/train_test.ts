@@ -10,7 +10,8 @@ import {
   type TrainOptions,
 } from "../lib/train.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
-import { useBackend } from "./helpers.ts";
+import { setNativeEnabled } from "../lib/native/mod.ts";
+import { maxAbsDiff, useBackend } from "./helpers.ts";
 
 await useBackend("wasm");
 
@@ -66,6 +67,12 @@ Deno.test("train flags: defaults, --quick, and one-line errors that name the fla
   assert.throws(() => parseTrainArgs(["--backend", "tpu"]), /--backend/);
   assert.throws(() => parseTrainArgs(["--batch-size", "-1"]), /--batch-size/);
   assert.throws(() => parseTrainArgs(["--bogus"]), /bogus/);
+  assert.equal(parseTrainArgs(["--workers", "2"]).options.workers, 2);
+  assert.throws(() => parseTrainArgs(["--workers", "-1"]), /--workers/);
+  assert.throws(
+    () => parseTrainArgs(["--workers", "2", "--backend", "webgpu"]),
+    /--workers: the workers run pure wasm/,
+  );
 });
 
 Deno.test("trainModel writes per-epoch metrics and checkpoints with steady memory", async () => {
@@ -86,6 +93,41 @@ Deno.test("trainModel writes per-epoch metrics and checkpoints with steady memor
   await Deno.stat(`${out}/symmetric-best/weights.bin`);
   assert.equal(new Set(result.tensorsAfterEpoch).size, 1, `${result.tensorsAfterEpoch}`);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("--workers 1 trains exactly like one process (SGD + L2); --workers 2 trains too", async () => {
+  setNativeEnabled(false); // the workers run pure wasm: compare like with like
+  try {
+    const sgd = { optimizer: "sgd", lr: 0.02, weightDecay: 5e-3, epochs: 1 } as const;
+    const outs = [await Deno.makeTempDir(), await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const single = await trainModel("baseline", dataset, options(outs[0], sgd), context, quiet);
+    const one = await trainModel(
+      "baseline",
+      dataset,
+      options(outs[1], { ...sgd, workers: 1 }),
+      context,
+      quiet,
+    );
+    const loss = (r: typeof one, e: number) => r.epochs[e].trainLoss as number;
+    assert.ok(Math.abs(loss(one, 0) - loss(single, 0)) < 1e-4);
+    const [a, b] = await Promise.all(outs.slice(0, 2).map((o) => loadCheckpoint(`${o}/baseline`)));
+    a.model.getWeights().forEach((w, i) => {
+      const scale = Math.max(1, ...Array.from(w.dataSync(), Math.abs));
+      assert.ok(maxAbsDiff(w, b.model.getWeights()[i]) / scale < 1e-4, a.model.weights[i].name);
+    });
+    const two = await trainModel(
+      "symmetric",
+      dataset,
+      options(outs[2], { workers: 2 }),
+      context,
+      quiet,
+    );
+    assert.ok(loss(two, 1) < loss(two, 0), "loss falls with 2 workers");
+    assert.equal(new Set(two.tensorsAfterEpoch).size, 1, `${two.tensorsAfterEpoch}`);
+    for (const o of outs) await Deno.remove(o, { recursive: true });
+  } finally {
+    setNativeEnabled(true);
+  }
 });
 
 Deno.test("an interrupted run resumed with --resume gives the same curve and weights", async () => {
