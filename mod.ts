@@ -42,6 +42,7 @@ export {
   SpatialPyramidPool,
   Standardize,
   SymmetricMaxPool2D,
+  Z2Conv2D,
 } from "./layers/mod.ts";
 export {
   batches,
@@ -52,6 +53,8 @@ export {
 } from "./lib/data/mod.ts";
 export type { Dataset, Split } from "./lib/data/mod.ts";
 export { TRAIN_DEFAULTS, TrainingError, trainModel } from "./lib/train.ts";
+export { DataParallel, DataParallelError } from "./lib/data_parallel.ts";
+export type { ParallelGradients } from "./lib/data_parallel.ts";
 export type { TrainOptions, TrainResult } from "./lib/train.ts";
 export {
   contrast,
