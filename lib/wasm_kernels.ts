@@ -396,6 +396,19 @@ function maxLeading(backend: Backend, x: Info, k: number, keepDims: boolean): In
   return out;
 }
 
+type KernelArgs = Parameters<tf.KernelConfig["kernelFunc"]>[0];
+
+/**
+ * Replaces wasm's kernel `name` by `body`; a call for which `body` returns undefined goes to the
+ * replaced kernel (whose setup and dispose functions stay registered).
+ */
+function override(name: string, body: (args: KernelArgs) => Info | undefined): void {
+  const own = tf.getKernel(name, "wasm");
+  if (!own) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...own, kernelFunc: (args) => body(args) ?? own.kernelFunc(args) });
+}
+
 let registered = false;
 
 /**
@@ -434,125 +447,59 @@ export function registerWasmTrainingKernels(): void {
     });
   }
   for (const name of ["Sum", "Mean"] as const) {
-    const own = tf.getKernel(name, "wasm");
-    if (!own) continue;
-    tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({
-      kernelName: name,
-      backendName: "wasm",
-      setupFunc: own.setupFunc,
-      kernelFunc: (args) => {
-        const { inputs, backend: b, attrs } = args;
-        const a = attrs as { axis: number | number[]; keepDims: boolean };
-        const out = reduceLeading(
-          b as Backend,
-          (inputs as { x: Info }).x,
-          a.axis,
-          a.keepDims,
-          name === "Mean",
-        );
-        return out ?? own.kernelFunc(args);
-      },
+    override(name, ({ inputs, backend, attrs }) => {
+      const a = attrs as { axis: number | number[]; keepDims: boolean };
+      const x = (inputs as { x: Info }).x;
+      return reduceLeading(backend as Backend, x, a.axis, a.keepDims, name === "Mean");
     });
   }
-  const ownGather = tf.getKernel("GatherV2", "wasm");
-  if (ownGather) {
-    tf.unregisterKernel("GatherV2", "wasm");
-    tf.registerKernel({
-      ...ownGather,
-      kernelFunc: (args) => {
-        const { x, indices } = args.inputs as { x: Info; indices: Info };
-        const a = args.attrs as { axis: number; batchDims?: number };
-        if ((a.batchDims ?? 0) === 0 && indices.dtype === "int32" && x.dtype !== "string") {
-          const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
-          const out = gather(args.backend as Backend, x, indices, axis);
-          if (out) return out;
-        }
-        return ownGather.kernelFunc(args); // batchDims, or out-of-range indices (its error)
-      },
-    });
-  }
+
+  override("GatherV2", (args) => {
+    const { x, indices } = args.inputs as { x: Info; indices: Info };
+    const a = args.attrs as { axis: number; batchDims?: number };
+    if ((a.batchDims ?? 0) !== 0 || indices.dtype !== "int32" || x.dtype === "string") return;
+    const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+    return gather(args.backend as Backend, x, indices, axis); // out-of-range: wasm's error
+  });
   const share = (backend: unknown, x: Info): Info => {
     (backend as { incRef(dataId: object): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
-  const ownIdentity = tf.getKernel("Identity", "wasm");
-  if (ownIdentity) {
-    tf.unregisterKernel("Identity", "wasm");
-    tf.registerKernel({
-      ...ownIdentity,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: Info };
-        if (x.dtype === "string") return ownIdentity.kernelFunc(args);
-        return share(args.backend, x);
-      },
-    });
-  }
-  const ownCast = tf.getKernel("Cast", "wasm");
-  if (ownCast) {
-    tf.unregisterKernel("Cast", "wasm");
-    tf.registerKernel({
-      ...ownCast,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: Info };
-        const { dtype } = args.attrs as { dtype: tf.DataType };
-        if (x.dtype === dtype && dtype !== "string") return share(args.backend, x);
-        if (dtype === "bool" && x.dtype !== "string") return castToBool(args.backend as Backend, x);
-        return ownCast.kernelFunc(args);
-      },
-    });
-  }
-  const ownReverse = tf.getKernel("Reverse", "wasm");
-  if (ownReverse) {
-    tf.unregisterKernel("Reverse", "wasm");
-    tf.registerKernel({
-      ...ownReverse,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: Info };
-        const dims = tf.util.parseAxisParam(
-          (args.attrs as { dims: number | number[] }).dims,
-          x.shape,
-        );
-        if (x.dtype === "string" || x.shape.length === 0) return ownReverse.kernelFunc(args);
-        return reverse(args.backend as Backend, x, dims);
-      },
-    });
-  }
-  const ownMax = tf.getKernel("Max", "wasm");
-  if (ownMax) {
-    tf.unregisterKernel("Max", "wasm");
-    tf.registerKernel({
-      ...ownMax,
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: Info };
-        const a = args.attrs as { reductionIndices: number | number[]; keepDims: boolean };
-        const axes = [...new Set(tf.util.parseAxisParam(a.reductionIndices, x.shape))].sort((
-          p,
-          q,
-        ) => p - q);
-        const leading = axes.length > 0 && axes.length < x.shape.length &&
-          axes.every((v, i) => v === i);
-        if (x.dtype !== "float32" || !leading || tf.util.sizeFromShape(x.shape) === 0) {
-          return ownMax.kernelFunc(args);
-        }
-        return maxLeading(args.backend as Backend, x, axes.length, a.keepDims);
-      },
-    });
-  }
-  const ownEqual = tf.getKernel("Equal", "wasm");
-  if (ownEqual) {
-    tf.unregisterKernel("Equal", "wasm");
-    tf.registerKernel({
-      ...ownEqual,
-      kernelFunc: (args) => {
-        const { a, b } = args.inputs as { a: Info; b: Info };
-        const same = tf.util.arraysEqual(a.shape, b.shape);
-        // wasm's own kernel is fast without broadcasting; the loop wins with it.
-        if (same || a.dtype !== b.dtype || a.dtype === "string") return ownEqual.kernelFunc(args);
-        return equal(args.backend as Backend, a, b);
-      },
-    });
-  }
+  override("Identity", (args) => {
+    const { x } = args.inputs as { x: Info };
+    return x.dtype === "string" ? undefined : share(args.backend, x);
+  });
+  override("Cast", (args) => {
+    const { x } = args.inputs as { x: Info };
+    const { dtype } = args.attrs as { dtype: tf.DataType };
+    if (x.dtype === "string" || dtype === "string") return;
+    if (x.dtype === dtype) return share(args.backend, x);
+    if (dtype === "bool") return castToBool(args.backend as Backend, x);
+  });
+  override("Reverse", (args) => {
+    const { x } = args.inputs as { x: Info };
+    if (x.dtype === "string" || x.shape.length === 0) return;
+    const dims = tf.util.parseAxisParam((args.attrs as { dims: number | number[] }).dims, x.shape);
+    return reverse(args.backend as Backend, x, dims);
+  });
+  override("Max", (args) => {
+    const { x } = args.inputs as { x: Info };
+    const a = args.attrs as { reductionIndices: number | number[]; keepDims: boolean };
+    const axes = [...new Set(tf.util.parseAxisParam(a.reductionIndices, x.shape))]
+      .sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < x.shape.length &&
+      axes.every((v, i) => v === i);
+    if (x.dtype !== "float32" || !leading || tf.util.sizeFromShape(x.shape) === 0) return;
+    return maxLeading(args.backend as Backend, x, axes.length, a.keepDims);
+  });
+  override("Equal", (args) => {
+    const { a, b } = args.inputs as { a: Info; b: Info };
+    // wasm's own kernel is fast without broadcasting; the loop wins with it.
+    if (tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== b.dtype || a.dtype === "string") {
+      return;
+    }
+    return equal(args.backend as Backend, a, b);
+  });
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
