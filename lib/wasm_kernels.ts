@@ -34,6 +34,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type ChainOp, CHANNEL_CHAIN } from "./channel_chain.ts";
 import { overridesEnabled } from "./native/kernels.ts";
 
 type Info = tf.TensorInfo;
@@ -499,6 +500,25 @@ export function registerWasmTrainingKernels(): void {
       return;
     }
     return equal(args.backend as Backend, a, b);
+  });
+  tf.registerKernel({
+    kernelName: CHANNEL_CHAIN,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { ops } = attrs as unknown as { ops: ChainOp[] };
+      const kernels = { sub: "Sub", mul: "Multiply", add: "Add" } as const;
+      const named = inputs as Record<string, Info>;
+      let y = named.x;
+      let k = 0;
+      for (const op of ops) {
+        const next = op === "square"
+          ? run("Square", backend as Backend, { x: y }, {})
+          : run(kernels[op], backend as Backend, { a: y, b: named[`o${k++}`] }, {});
+        if (y !== named.x) dispose(backend as Backend, y);
+        y = next;
+      }
+      return y;
+    },
   });
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { CHANNEL_CHAIN, channelChain } from "../lib/channel_chain.ts";
 import { randomTensor } from "./helpers.ts";
 
 /** A named computation whose outputs are compared across backends. */
@@ -195,6 +196,33 @@ function reverseMaxCase(): KernelCase {
   };
 }
 
+/** channelChain (batch norm's passes): column and full operands, squaring, 2-D and 4-D maps. */
+function channelChainCase(): KernelCase {
+  return {
+    name: "channelChain: (x−μ)², (x−μ)·a+β, (x−μ)·dy, ((x−μ)·q−dy+m)·s",
+    kernels: [CHANNEL_CHAIN],
+    run: () =>
+      tf.tidy(() => {
+        const x = randomTensor<tf.Rank.R4>([2, 5, 3, 6], 91);
+        const dy = randomTensor<tf.Rank.R4>([2, 5, 3, 6], 92);
+        const col = (seed: number) => randomTensor<tf.Rank.R1>([6], seed);
+        const x2 = x.reshape([30, 6]);
+        return [
+          channelChain(x, ["sub", "square"], [col(93)]),
+          channelChain(x2, ["sub", "mul", "add"], [col(94), col(95), col(96)]),
+          channelChain(x, ["sub", "mul"], [col(97), dy]),
+          channelChain(x, ["sub", "mul", "sub", "add", "mul"], [
+            col(1),
+            col(2),
+            dy,
+            col(3),
+            col(4),
+          ]),
+        ];
+      }),
+  };
+}
+
 /** Every case: conv strides 1 and 2, same/valid/explicit padding, non-square, and more. */
 export const KERNEL_CASES: KernelCase[] = [
   convCase({ x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" }),
@@ -222,6 +250,7 @@ export const KERNEL_CASES: KernelCase[] = [
   maxPoolCase([1, 7, 9, 2], 3, 1, "same", true),
   gatherEqualCase(),
   reverseMaxCase(),
+  channelChainCase(),
   depthwiseCase([2, 8, 8, 3], [3, 3, 3, 2], 1, "same"),
   depthwiseCase([2, 9, 7, 4], [3, 3, 4, 1], 2, "valid"),
   matMulCase([5, 7], [7, 3], false, false),

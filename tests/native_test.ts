@@ -16,6 +16,7 @@ import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 // These cases are small; send every conv to oneDNN here so that it is the path under test.
 nativeThresholds.minConvMacs = 0;
+nativeThresholds.minChainElements = 0;
 
 const status = nativeStatus();
 const ignore = !status.available;

@@ -31,6 +31,11 @@ export const ARG_DIFF_SRC = 129;
 export const ARG_DIFF_DST = 145;
 export const ARG_DIFF_WEIGHTS = 161;
 const POOLING_MAX = 511;
+const TAG_AB = 3; // dnnl_ab: row-major 2D
+const BINARY_ALG = { add: 0x1fff0, mul: 0x1fff1, sub: 0x1fff5 } as const;
+const ELTWISE_SQUARE = 0x4f;
+const ARG_SRC_1 = 2;
+const ARG_POST_OP_BASE = 16384; // DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) = base·(i + 1)
 export const ARG_WORKSPACE = 64;
 const QUERY_WORKSPACE_MD = 135;
 const QUERY_IMPL_INFO_STR = 8;
@@ -138,6 +143,18 @@ const symbols = {
     parameters: ["buffer", "pointer", "pointer", "pointer", "pointer", "pointer"],
     result: "i32",
   },
+  dnnl_binary_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
+  dnnl_post_ops_append_eltwise: {
+    parameters: ["pointer", "f32", "i32", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
   dnnl_memory_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
@@ -256,6 +273,23 @@ interface PoolPlan {
   workspace: Ptr;
 }
 
+/**
+ * One step of a {@linkcode Dnnl.channelChain}: a binary op with the next operand, either one
+ * value per column ([1, C], broadcast over rows) or a full [M, C] matrix; or squaring.
+ */
+export type ChainStep =
+  | { op: "sub" | "mul" | "add"; operand: "column" | "full" }
+  | { op: "square" };
+
+/** A binary primitive with post-ops for one chain and matrix shape. */
+interface ChainPlan {
+  primitive: Ptr;
+  x: Ptr;
+  out: Ptr;
+  /** One memory per operand, with its execution argument. */
+  operands: { mem: Ptr; arg: number }[];
+}
+
 /** Loaded oneDNN: an engine, a stream and a cache of primitives. */
 export class Dnnl {
   readonly path: string;
@@ -266,6 +300,7 @@ export class Dnnl {
   readonly #plans = new Map<string, ConvPlan>();
   readonly #fwdHints = new Map<string, Ptr>();
   readonly #pools = new Map<string, PoolPlan>();
+  readonly #chains = new Map<string, ChainPlan>();
 
   private constructor(path: string, lib: Lib) {
     this.path = path;
@@ -607,6 +642,75 @@ export class Dnnl {
       [ARG_DIFF_DST, p.diffDst],
       [ARG_WORKSPACE, p.workspace],
       [ARG_DIFF_SRC, p.diffSrc],
+    ]);
+    check(this.#lib.dnnl_stream_wait(this.#stream), "stream_wait");
+  }
+
+  #chainPlan(rows: number, cols: number, steps: ChainStep[]): ChainPlan {
+    const key = `${rows},${cols},${JSON.stringify(steps)}`;
+    const cached = this.#chains.get(key);
+    if (cached) return cached;
+    const lib = this.#lib;
+    const [first, ...rest] = steps;
+    if (!first || first.op === "square") throw new DnnlError("a chain starts with a binary op");
+    const full = this.#md([rows, cols], TAG_AB);
+    const column = this.#md([1, cols], TAG_AB);
+    const mdOf = (operand: "column" | "full") => operand === "full" ? full : column;
+    const cell = new BigUint64Array(1);
+    check(lib.dnnl_post_ops_create(cell), "post_ops_create");
+    const postOps = readPtr(cell);
+    const operands: { mem: Ptr; arg: number }[] = [
+      { mem: this.#memory(mdOf(first.operand), false), arg: ARG_SRC_1 },
+    ];
+    rest.forEach((step, i) => {
+      if (step.op === "square") {
+        check(lib.dnnl_post_ops_append_eltwise(postOps, 1, ELTWISE_SQUARE, 0, 0), "append_eltwise");
+        return;
+      }
+      const md = mdOf(step.operand);
+      check(lib.dnnl_post_ops_append_binary(postOps, BINARY_ALG[step.op], md), "append_binary");
+      operands.push({
+        mem: this.#memory(md, false),
+        arg: (ARG_POST_OP_BASE * (i + 1)) | ARG_SRC_1,
+      });
+    });
+    check(lib.dnnl_primitive_attr_create(cell), "primitive_attr_create");
+    const attr = readPtr(cell);
+    check(lib.dnnl_primitive_attr_set_post_ops(attr, postOps), "primitive_attr_set_post_ops");
+    const op = new Uint8Array(OP_DESC_BYTES);
+    check(
+      lib.dnnl_binary_desc_init(op, BINARY_ALG[first.op], full, mdOf(first.operand), full),
+      "binary_desc_init",
+    );
+    check(lib.dnnl_primitive_desc_create(cell, op, attr, this.#engine, null), "binary pd");
+    const plan: ChainPlan = {
+      primitive: this.#primitive(readPtr(cell)),
+      x: this.#memory(full, false),
+      out: this.#memory(full, false),
+      operands,
+    };
+    (plan as unknown as { descs: unknown }).descs = { full, column };
+    this.#chains.set(key, plan);
+    return plan;
+  }
+
+  /**
+   * One pass over a row-major [rows, cols] matrix `x`: `out = x ∘₁ o₁ ∘₂ o₂ …` applied left to
+   * right (a binary primitive with post-ops), each `∘` a step of `steps` and each `o` the next
+   * of `operands` (a [cols] column vector or a full [rows, cols] matrix, as the step says).
+   */
+  channelChain(rows: number, cols: number, steps: ChainStep[], x: Ptr, operands: Ptr[], out: Ptr) {
+    const p = this.#chainPlan(rows, cols, steps);
+    if (operands.length !== p.operands.length) {
+      throw new DnnlError(`channelChain: ${p.operands.length} operands expected`);
+    }
+    this.#bind(p.x, x);
+    this.#bind(p.out, out);
+    p.operands.forEach((o, i) => this.#bind(o.mem, operands[i]));
+    this.#execute(p.primitive, [
+      [1, p.x], // DNNL_ARG_SRC_0
+      [ARG_DST, p.out],
+      ...p.operands.map((o) => [o.arg, o.mem] as [number, Ptr]),
     ]);
     check(this.#lib.dnnl_stream_wait(this.#stream), "stream_wait");
   }

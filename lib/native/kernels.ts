@@ -14,7 +14,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ConvGeometry, ConvPass, Dnnl, PoolGeometry } from "./dnnl.ts";
+import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
+import type { ChainStep, ConvGeometry, ConvPass, Dnnl, PoolGeometry } from "./dnnl.ts";
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -35,6 +36,7 @@ export const NATIVE_KERNELS = [
   "Conv2DBackpropFilter",
   "BatchMatMul",
   "MaxPoolGrad",
+  CHANNEL_CHAIN,
 ] as const;
 
 let enabled = false;
@@ -116,7 +118,11 @@ function geometry(
  * native. (An older server that ran one model call per request had measured oneDNN slower for
  * /classify; with the micro-batched server, threshold 0 gave p50 13.8 ms vs 21.4 ms at 2^27.)
  */
-export const nativeThresholds = { minConvMacs: 2 ** 22 };
+export const nativeThresholds = {
+  minConvMacs: 2 ** 22,
+  /** Element-wise chains below this many elements stay on wasm (~10 µs of oneDNN dispatch). */
+  minChainElements: 2 ** 16,
+};
 
 /** oneDNN needs every output row to read ≥ 1 real input row; tfjs allows pads past that. */
 function supported(g: ConvGeometry): boolean {
@@ -243,6 +249,34 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
     const [px, pdy, pdx] = pointers(wb, input, dy, dx);
     dnnl!.maxPoolGrad(g, px, pdy, pdx);
     return dx;
+  },
+  [CHANNEL_CHAIN]({ inputs, backend, attrs }) {
+    const { ops } = attrs as unknown as { ops: ChainOp[] };
+    const named = inputs as Record<string, Info>;
+    const x = named.x;
+    const cols = x.shape[x.shape.length - 1] ?? 1;
+    const size = tf.util.sizeFromShape(x.shape);
+    const operands = ops.filter((o) => o !== "square").map((_, i) => named[`o${i}`]);
+    const kinds = operands.map((o) =>
+      tf.util.arraysEqual(o.shape, x.shape)
+        ? "full"
+        : o.shape.length === 1 && o.shape[0] === cols
+        ? "column"
+        : undefined
+    );
+    if (size < nativeThresholds.minChainElements || x.dtype !== "float32" || ops[0] === "square") {
+      return undefined;
+    }
+    if (operands.some((o) => o.dtype !== "float32") || kinds.includes(undefined)) return undefined;
+    let k = 0;
+    const steps: ChainStep[] = ops.map((op) =>
+      op === "square" ? { op } : { op, operand: kinds[k++] as "column" | "full" }
+    );
+    const wb = backend as unknown as WasmBackend;
+    const out = wb.makeOutput(x.shape, "float32");
+    const [px, pout, ...po] = pointers(wb, x, out, ...operands);
+    dnnl!.channelChain(size / cols, cols, steps, px, po, pout);
+    return out;
   },
   BatchMatMul({ inputs, backend, attrs }) {
     const { a, b } = inputs as { a: Info; b: Info };
