@@ -15,9 +15,9 @@
  *
  * @module
  */
-export { BACKEND_NAMES, BackendError, setBackend } from "./lib/backend.ts";
-export type { BackendChoice, BackendName } from "./lib/backend.ts";
-export { mod4, rot90, rotP4 } from "./lib/group.ts";
+export { BACKEND_NAMES, BackendError, setBackend } from "./lib/kernels/backend.ts";
+export type { BackendChoice, BackendName } from "./lib/kernels/backend.ts";
+export { mod4, rot90, rotP4 } from "./layers/group.ts";
 export {
   buildModel,
   countParams,
@@ -27,10 +27,10 @@ export {
   ModelConfigError,
   parseModelConfig,
   presets,
-} from "./lib/models.ts";
-export type { CreateModelOptions, ModelConfig, ModelName, Preset } from "./lib/models.ts";
-export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
-export type { CheckpointMeta, LoadedCheckpoint } from "./lib/checkpoint.ts";
+} from "./lib/model/models.ts";
+export type { CreateModelOptions, ModelConfig, ModelName, Preset } from "./lib/model/models.ts";
+export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./lib/model/checkpoint.ts";
+export type { CheckpointMeta, LoadedCheckpoint } from "./lib/model/checkpoint.ts";
 export {
   BatchNorm,
   binEdges,
@@ -52,10 +52,10 @@ export {
   loadDataset,
 } from "./lib/data/mod.ts";
 export type { Dataset, Split } from "./lib/data/mod.ts";
-export { TRAIN_DEFAULTS, TrainingError, trainModel } from "./lib/train.ts";
-export { DataParallel, DataParallelError } from "./lib/data_parallel.ts";
-export type { ParallelGradients } from "./lib/data_parallel.ts";
-export type { TrainOptions, TrainResult } from "./lib/train.ts";
+export { TRAIN_DEFAULTS, TrainingError, trainModel } from "./lib/train/train.ts";
+export { DataParallel, DataParallelError } from "./lib/train/data_parallel.ts";
+export type { ParallelGradients } from "./lib/train/data_parallel.ts";
+export type { TrainOptions, TrainResult } from "./lib/train/train.ts";
 export {
   contrast,
   gaussianBlur,
@@ -68,9 +68,9 @@ export {
   shift,
   zoom,
 } from "./lib/transforms.ts";
-export { invarianceScore, jsdBits } from "./lib/invariance.ts";
-export { fgsm, pgd } from "./lib/attacks.ts";
-export { evaluate, SWEEPS } from "./lib/evaluate.ts";
-export { decodeImage, ImageError } from "./lib/image.ts";
-export { classifyImage, loadServedModels } from "./lib/serve.ts";
+export { invarianceScore, jsdBits } from "./lib/eval/invariance.ts";
+export { fgsm, pgd } from "./lib/eval/attacks.ts";
+export { evaluate, SWEEPS } from "./lib/eval/evaluate.ts";
+export { decodeImage, ImageError } from "./lib/image/decode.ts";
+export { classifyImage, loadServedModels } from "./lib/serve/classify.ts";
 export { createApp, createState } from "./routes/app.ts";

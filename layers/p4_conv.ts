@@ -13,7 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { p4FilterBank } from "../lib/group.ts";
+import { p4FilterBank } from "./group.ts";
 import { type ConvArgs, ConvBase } from "./conv_base.ts";
 
 /**

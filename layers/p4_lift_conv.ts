@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { liftFilterBank } from "../lib/group.ts";
+import { liftFilterBank } from "./group.ts";
 import { type ConvArgs, ConvBase } from "./conv_base.ts";
 
 /**

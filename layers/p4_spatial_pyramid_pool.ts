@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { rollLast, rotPlane } from "../lib/group.ts";
+import { rollLast, rotPlane } from "./group.ts";
 import { checkLevels, pyramidLevel } from "./pyramid_bins.ts";
 
 /** Reductions over each orbit of (bin, rotation) pairs. */

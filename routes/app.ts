@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { InferenceQueue, type ServedModel } from "../lib/serve.ts";
+import { InferenceQueue, type ServedModel } from "../lib/serve/classify.ts";
 import { classifyRoutes } from "./classify.ts";
 import { HttpError, onError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";

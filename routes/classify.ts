@@ -25,8 +25,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ImageError, readImageHeader } from "../lib/image.ts";
-import type { Transform } from "../lib/serve.ts";
+import { ImageError, readImageHeader } from "../lib/image/decode.ts";
+import type { Transform } from "../lib/serve/classify.ts";
 import type { ServerState } from "./app.ts";
 import { HttpError } from "./errors.ts";
 

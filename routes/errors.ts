@@ -5,8 +5,8 @@
  * @module
  */
 import type { Context } from "hono";
-import { ImageError } from "../lib/image.ts";
-import { QueueFullError } from "../lib/serve.ts";
+import { ImageError } from "../lib/image/decode.ts";
+import { QueueFullError } from "../lib/serve/classify.ts";
 
 /** An error with its HTTP status and a stable machine-readable code. */
 export class HttpError extends Error {

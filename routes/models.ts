@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import * as tf from "@tensorflow/tfjs";
-import type { ServedModel } from "../lib/serve.ts";
+import type { ServedModel } from "../lib/serve/classify.ts";
 import type { ServerState } from "./app.ts";
 import { HttpError } from "./errors.ts";
 

@@ -7,17 +7,17 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { setBackend } from "../lib/backend.ts";
+import { setBackend } from "../lib/kernels/backend.ts";
 import {
   countParams,
   createModel,
   MODEL_NAMES,
   modelConfig,
   type ModelName,
-} from "../lib/models.ts";
-import { DataParallel } from "../lib/data_parallel.ts";
-import { makeParallelTrain, makeSteps, profileKernels, time, trunkFlops } from "../lib/profile.ts";
-import { nativeStatus, setNativeEnabled } from "../lib/native/mod.ts";
+} from "../lib/model/models.ts";
+import { DataParallel } from "../lib/train/data_parallel.ts";
+import { makeParallelTrain, makeSteps, profileKernels, time, trunkFlops } from "../bench/profile.ts";
+import { nativeStatus, setNativeEnabled } from "../lib/kernels/native/mod.ts";
 
 const HELP = `Usage: deno task bench [flags]
 
@@ -114,7 +114,7 @@ function otherLoad(): () => number | undefined {
 const pct = (x: number | undefined) => x === undefined ? "?" : `${Math.round(100 * x)}%`;
 
 async function runTorch(threads: number): Promise<{ result?: TorchResult; note: string }> {
-  const script = new URL("../../shared/peers/torch_reference.py", import.meta.url).pathname;
+  const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
   const shown = "../shared/peers/torch_reference.py";
   try {
     await Deno.stat(script);

@@ -12,10 +12,10 @@
  */
 import { parseArgs } from "node:util";
 import { encode as encodePng } from "fast-png";
-import { type BackendName, setBackend } from "../lib/backend.ts";
-import { saveCheckpoint } from "../lib/checkpoint.ts";
-import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/models.ts";
-import { classifyBatch, loadServedModels, ServeError } from "../lib/serve.ts";
+import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
+import { saveCheckpoint } from "../lib/model/checkpoint.ts";
+import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/model/models.ts";
+import { classifyBatch, loadServedModels, ServeError } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
 
 const HELP = `Usage: deno task bench:serve [flags]

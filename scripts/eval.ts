@@ -6,12 +6,12 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { type BackendName, setBackend } from "../lib/backend.ts";
+import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
 import { loadDataset } from "../lib/data/mod.ts";
-import { evaluate, type SweepName, SWEEPS } from "../lib/evaluate.ts";
+import { evaluate, type SweepName, SWEEPS } from "../lib/eval/evaluate.ts";
 import { formatDuration } from "../lib/progress.ts";
-import { exampleGrid, writeReport } from "../lib/report.ts";
-import { loadServedModels } from "../lib/serve.ts";
+import { exampleGrid, writeReport } from "../lib/eval/report.ts";
+import { loadServedModels } from "../lib/serve/classify.ts";
 
 const HELP = `Usage: deno task eval [flags]
 

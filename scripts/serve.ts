@@ -6,8 +6,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type BackendName, setBackend } from "../lib/backend.ts";
-import { classifyBatch, loadServedModels } from "../lib/serve.ts";
+import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
+import { classifyBatch, loadServedModels } from "../lib/serve/classify.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
 
 const HELP = `Usage: deno task serve [flags]

@@ -5,17 +5,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type BackendName, setBackend } from "../lib/backend.ts";
+import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
 import { loadDataset } from "../lib/data/mod.ts";
 import { formatDuration } from "../lib/progress.ts";
-import { nativeStatus } from "../lib/native/mod.ts";
+import { nativeStatus } from "../lib/kernels/native/mod.ts";
 import {
   modelsToTrain,
   TRAIN_DEFAULTS,
   trainModel,
   type TrainOptions,
   TrainOptionsSchema,
-} from "../lib/train.ts";
+} from "../lib/train/train.ts";
 
 const D = TRAIN_DEFAULTS;
 const HELP = `Usage: deno task train [flags]

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { fgsm, inputGradient, lossOf, pgd } from "../lib/attacks.ts";
+import { fgsm, inputGradient, lossOf, pgd } from "../lib/eval/attacks.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
-import { evaluate } from "../lib/evaluate.ts";
-import { writeReport } from "../lib/report.ts";
-import { loadServedModels } from "../lib/serve.ts";
+import { evaluate } from "../lib/eval/evaluate.ts";
+import { writeReport } from "../lib/eval/report.ts";
+import { loadServedModels } from "../lib/serve/classify.ts";
 import { useBackend } from "./helpers.ts";
 import { trainTinyCheckpoints } from "./server_fixtures.ts";
 

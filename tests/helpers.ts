@@ -1,6 +1,6 @@
 /** Test helpers: backends, deterministic data, comparisons, slow loop references. */
 import * as tf from "@tensorflow/tfjs";
-import { setBackend } from "../lib/backend.ts";
+import { setBackend } from "../lib/kernels/backend.ts";
 import { mulberry32 } from "../lib/data/rng.ts";
 
 /** Deterministic pseudo-random floats in [-1, 1) (mulberry32). */

@@ -18,7 +18,7 @@ import {
   readImageHeader,
   resampleWeights,
   toModelInput,
-} from "../lib/image.ts";
+} from "../lib/image/decode.ts";
 
 const FIXTURES = new URL("./fixtures/images/", import.meta.url);
 const fixture = (name: string) => Deno.readFile(new URL(name, FIXTURES));

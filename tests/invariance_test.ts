@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { argmax, invarianceScore, jsdBits, topK } from "../lib/invariance.ts";
+import { argmax, invarianceScore, jsdBits, topK } from "../lib/eval/invariance.ts";
 import { randomArray } from "./helpers.ts";
 
 /** A random distribution over n classes. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { CHANNEL_CHAIN, channelChain } from "../lib/channel_chain.ts";
+import { CHANNEL_CHAIN, channelChain } from "../lib/kernels/channel_chain.ts";
 import { randomTensor } from "./helpers.ts";
 
 /** A named computation whose outputs are compared across backends. */

@@ -12,7 +12,7 @@ import {
   Z2Conv2D,
 } from "../layers/mod.ts";
 import { binEdges, isSymmetricGrid } from "../layers/mod.ts";
-import { rot90, rotP4 } from "../lib/group.ts";
+import { rot90, rotP4 } from "../layers/group.ts";
 import {
   conv2dRef,
   maxAbsDiff,

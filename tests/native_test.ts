@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setBackend } from "../lib/backend.ts";
+import { setBackend } from "../lib/kernels/backend.ts";
 import {
   nativeCalls,
   nativeStatus,
   nativeThresholds,
   setNativeEnabled,
-} from "../lib/native/mod.ts";
+} from "../lib/kernels/native/mod.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 // These cases are small; send every conv to oneDNN here so that it is the path under test.

@@ -2,8 +2,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
 import { crc32 } from "node:zlib";
-import { saveCheckpoint } from "../lib/checkpoint.ts";
-import { countParams, createModel, modelConfig, type ModelName } from "../lib/models.ts";
+import { saveCheckpoint } from "../lib/model/checkpoint.ts";
+import { countParams, createModel, modelConfig, type ModelName } from "../lib/model/models.ts";
 import { randomArray } from "./helpers.ts";
 
 /** Options of {@linkcode trainTinyCheckpoints}. */

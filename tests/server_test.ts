@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
-import { InferenceQueue, loadServedModels, QueueFullError, servedInputSize } from "../lib/serve.ts";
+import { InferenceQueue, loadServedModels, QueueFullError, servedInputSize } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { useBackend } from "./helpers.ts";
 import {

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { loadDataset } from "../lib/data/mod.ts";
-import { loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import {
   learningRate,
   TRAIN_DEFAULTS,
   TrainingError,
   trainModel,
   type TrainOptions,
-} from "../lib/train.ts";
+} from "../lib/train/train.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
-import { setNativeEnabled } from "../lib/native/mod.ts";
+import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
 import { maxAbsDiff, useBackend } from "./helpers.ts";
 
 await useBackend("wasm");

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setBackend } from "../lib/backend.ts";
-import { setNativeEnabled } from "../lib/native/mod.ts";
+import { setBackend } from "../lib/kernels/backend.ts";
+import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 await setBackend("cpu");

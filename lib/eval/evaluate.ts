@@ -7,10 +7,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fgsm, pgd } from "./attacks.ts";
-import type { Split } from "./data/mod.ts";
+import type { Split } from "../data/mod.ts";
 import { invarianceScore } from "./invariance.ts";
-import { imagesToTensor } from "./predict.ts";
-import { Progress } from "./progress.ts";
+import { imagesToTensor } from "../model/predict.ts";
+import { Progress } from "../progress.ts";
 import {
   contrast,
   gaussianBlur,
@@ -23,7 +23,7 @@ import {
   rotate,
   shift,
   zoom,
-} from "./transforms.ts";
+} from "../transforms.ts";
 
 /** What each sweep covers. */
 export const SWEEPS = {

@@ -26,7 +26,7 @@ import {
   Standardize,
   SymmetricMaxPool2D,
   Z2Conv2D,
-} from "../layers/mod.ts";
+} from "../../layers/mod.ts";
 
 /** The two model families. */
 export const MODEL_NAMES = ["baseline", "symmetric"] as const;

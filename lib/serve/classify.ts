@@ -13,11 +13,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type CheckpointMeta, loadCheckpoint } from "./checkpoint.ts";
-import { type DecodedImage, decodeImage, type ImageType, toModelInput } from "./image.ts";
-import { argmax, invarianceScore, topK } from "./invariance.ts";
-import { countParams, MODEL_NAMES, type ModelName } from "./models.ts";
-import { rot90, rotate, zoom } from "./transforms.ts";
+import { type CheckpointMeta, loadCheckpoint } from "../model/checkpoint.ts";
+import { type DecodedImage, decodeImage, type ImageType, toModelInput } from "../image/decode.ts";
+import { argmax, invarianceScore, topK } from "../eval/invariance.ts";
+import { countParams, MODEL_NAMES, type ModelName } from "../model/models.ts";
+import { rot90, rotate, zoom } from "../transforms.ts";
 
 /** A loaded model ready to serve. */
 export interface ServedModel {

@@ -7,13 +7,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
-import { batches, channelStats, type Dataset, type Split } from "./data/mod.ts";
+import { batches, channelStats, type Dataset, type Split } from "../data/mod.ts";
 import {
   type CheckpointMeta,
   type EpochMetrics,
   loadCheckpoint,
   saveCheckpoint,
-} from "./checkpoint.ts";
+} from "../model/checkpoint.ts";
 import {
   buildModel,
   countParams,
@@ -22,11 +22,11 @@ import {
   modelConfig,
   type ModelName,
   presets,
-} from "./models.ts";
+} from "../model/models.ts";
 import { DataParallel } from "./data_parallel.ts";
-import { accuracy } from "./predict.ts";
-import { formatDuration, Progress } from "./progress.ts";
-import { perturb, PERTURB_DEFAULTS, randomRotate } from "./transforms.ts";
+import { accuracy } from "../model/predict.ts";
+import { formatDuration, Progress } from "../progress.ts";
+import { perturb, PERTURB_DEFAULTS, randomRotate } from "../transforms.ts";
 
 /** Every training option with its default: the one place defaults live. */
 export const TRAIN_DEFAULTS = {

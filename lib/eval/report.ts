@@ -7,13 +7,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
-import type { CheckpointMeta, EpochMetrics } from "./checkpoint.ts";
-import type { Split } from "./data/mod.ts";
+import type { CheckpointMeta, EpochMetrics } from "../model/checkpoint.ts";
+import type { Split } from "../data/mod.ts";
 import { DEFINITIONS, type ModelEval } from "./evaluate.ts";
 import { argmax, invarianceScore } from "./invariance.ts";
 import { barChart, lineChart } from "./plots.ts";
-import { imagesToTensor } from "./predict.ts";
-import { gaussianNoise, rotate, zoom } from "./transforms.ts";
+import { imagesToTensor } from "../model/predict.ts";
+import { gaussianNoise, rotate, zoom } from "../transforms.ts";
 
 /** Provenance of a report. */
 export interface ReportContext {

@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ModelConfig } from "./models.ts";
+import type { ModelConfig } from "../model/models.ts";
 import type { WorkerReply, WorkerRequest } from "./data_parallel_worker.ts";
 
 type StepReply = Extract<WorkerReply, { type: "step" }>;

@@ -34,8 +34,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ChainOp, CHANNEL_CHAIN } from "./channel_chain.ts";
-import { overridesEnabled } from "./native/kernels.ts";
+import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
+import { overridesEnabled } from "../native/kernels.ts";
 
 type Info = tf.TensorInfo;
 type Backend = tf.KernelBackend;

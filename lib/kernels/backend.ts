@@ -9,9 +9,9 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
+import { registerWasmTrainingKernels } from "./wasm/kernels.ts";
 import { nativeDisabledByEnv, setNativeEnabled } from "./native/mod.ts";
-import { registerWasmPoolKernels } from "./wasm_pool_kernels.ts";
+import { registerWasmPoolKernels } from "./wasm/pool_kernels.ts";
 
 /** Backend names a user may ask for. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;

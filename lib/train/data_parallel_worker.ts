@@ -11,9 +11,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { setBackend } from "./backend.ts";
-import { buildModel, type ModelConfig } from "./models.ts";
-import { setNativeEnabled } from "./native/mod.ts";
+import { setBackend } from "../kernels/backend.ts";
+import { buildModel, type ModelConfig } from "../model/models.ts";
+import { setNativeEnabled } from "../kernels/native/mod.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =

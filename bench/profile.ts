@@ -9,8 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DataParallel } from "./data_parallel.ts";
-import type { ModelConfig } from "./models.ts";
+import type { DataParallel } from "../lib/train/data_parallel.ts";
+import type { ModelConfig } from "../lib/model/models.ts";
 
 /** One convolution of a trunk, as an ordinary conv2d (P4 channels counted ×4). */
 export interface ConvShape {

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import "../layers/mod.ts";
+import "../../layers/mod.ts";
 import { type ModelConfig, parseModelConfig } from "./models.ts";
 
 /** One epoch's metrics, as printed and appended to metrics.jsonl. */
