@@ -29,8 +29,13 @@ export {
   presets,
 } from "./lib/model/models.ts";
 export type { CreateModelOptions, ModelConfig, ModelName, Preset } from "./lib/model/models.ts";
-export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./lib/model/checkpoint.ts";
-export type { CheckpointMeta, LoadedCheckpoint } from "./lib/model/checkpoint.ts";
+export {
+  CheckpointError,
+  loadCheckpoint,
+  loadModels,
+  saveCheckpoint,
+} from "./lib/model/checkpoint.ts";
+export type { CheckpointMeta, LoadedCheckpoint, LoadedModel } from "./lib/model/checkpoint.ts";
 export {
   BatchNorm,
   binEdges,
@@ -72,5 +77,5 @@ export { invarianceScore, jsdBits } from "./lib/eval/invariance.ts";
 export { fgsm, pgd } from "./lib/eval/attacks.ts";
 export { evaluate, SWEEPS } from "./lib/eval/evaluate.ts";
 export { decodeImage, ImageError } from "./lib/image/decode.ts";
-export { classifyImage, loadServedModels } from "./lib/serve/classify.ts";
+export { classifyImage } from "./lib/serve/classify.ts";
 export { createApp, createState } from "./routes/app.ts";

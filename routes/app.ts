@@ -1,81 +1,24 @@
 /**
- * The Hono app factory. Dependencies (loaded models, limits, the queue) come in as arguments,
- * so tests build an app without a network and the server fills in the models once loaded.
+ * The Hono app factory. Dependencies (loaded models, limits, the queue) come in as a
+ * {@linkcode ServerState} (state.ts), so tests build an app without a network and the server
+ * fills in the models once loaded.
  *
  * @module
  */
 import { Hono } from "hono";
-import { InferenceQueue, type ServedModel } from "../lib/serve/classify.ts";
 import { classifyRoutes } from "./classify.ts";
 import { HttpError, onError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
-import { Metrics, metricsRoutes } from "./metrics.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { modelRoutes } from "./models.ts";
-
-/** Limits of the server; every one is a `deno task serve` flag. */
-export interface Limits {
-  /** Largest request body, checked while reading (default 10 MiB). */
-  maxBodyBytes: number;
-  /** Largest image, checked from its header before decoding (default 40 MP). */
-  maxPixels: number;
-  /** Requests that may wait for the models; one more gets 503 (default 64). */
-  queue: number;
-  /** Most images (originals + transforms) in one micro-batched model call (default 64). */
-  maxBatchImages: number;
-  /** Time allowed to upload a body; a slower upload gets 408 (default 30 s). */
-  bodyTimeoutMs: number;
-}
-
-/** Default limits. */
-export const DEFAULT_LIMITS: Limits = {
-  maxBodyBytes: 10 * 1024 * 1024,
-  maxPixels: 40_000_000,
-  queue: 64,
-  maxBatchImages: 64,
-  bodyTimeoutMs: 30_000,
-};
-
-/** Everything the routes read; `models` is empty until loaded. */
-export interface ServerState {
-  models: ServedModel[];
-  loadError?: string;
-  limits: Limits;
-  queue: InferenceQueue;
-  metrics: Metrics;
-  /** Requests being handled now (bodies still uploading included). */
-  inFlight: number;
-  /** Set on SIGINT/SIGTERM: /ready and /classify answer 503 while in-flight requests finish. */
-  draining: boolean;
-}
-
-/** Builds the server state for a set of models (empty while loading). */
-export function createState(models: ServedModel[] = [], limits: Partial<Limits> = {}): ServerState {
-  const all = { ...DEFAULT_LIMITS, ...limits };
-  const metrics = new Metrics();
-  const queue = new InferenceQueue({
-    capacity: all.queue,
-    maxBatchImages: all.maxBatchImages,
-    onModelCall: (_model, requests, images) => metrics.observeBatch(requests, images),
-  });
-  return { models, limits: all, queue, metrics, inFlight: 0, draining: false };
-}
-
-const ROUTES: Record<string, string[]> = {
-  "/classify": ["POST"],
-  "/health": ["GET"],
-  "/ready": ["GET"],
-  "/models": ["GET"],
-  "/metrics": ["GET"],
-  "/v2/health/live": ["GET"],
-  "/v2/health/ready": ["GET"],
-};
+import type { ServerState } from "./state.ts";
 
 /**
  * Creates the app.
  *
  * @example
  * ```ts
- * const app = createApp(createState(await loadServedModels("checkpoints")));
+ * const app = createApp(createState(await loadModels("checkpoints")));
  * Deno.serve({ port: 8000 }, app.fetch);
  * ```
  */
@@ -108,11 +51,13 @@ export function createApp(
     })),
   );
   app.route("/", classifyRoutes(state));
+  // The 405 table comes from the routes mounted above, so it cannot drift from them.
+  const table = allowedMethods(app);
   // Not a throw: Hono runs notFound outside the handlers' try, so the log line would be lost.
   app.notFound((c) => {
     const path = c.req.path;
-    const allowed = ROUTES[path] ?? (/^\/v2\/models\/[^/]+(\/ready)?$/.test(path) ? ["GET"] : null);
-    if (!allowed) {
+    const allowed = table(path);
+    if (allowed.length === 0) {
       return onError(new HttpError(404, "not_found", `No route ${c.req.method} ${path}`), c);
     }
     c.header("Allow", allowed.join(", "));
@@ -129,4 +74,23 @@ export function createApp(
   return app;
 }
 
+/**
+ * The methods each mounted path answers, as a lookup from a request path (Hono's `:param`
+ * segments match any one segment). Middleware (`ALL`, `/*`) is not a route.
+ */
+function allowedMethods(app: Hono): (path: string) => string[] {
+  const routes = app.routes
+    .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
+    .map((r) => ({
+      method: r.method,
+      pattern: new RegExp(
+        "^" +
+          r.path.split("/").map((s) => s.startsWith(":") ? "[^/]+" : RegExp.escape(s)).join("/") +
+          "$",
+      ),
+    }));
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+}
+
 export { HttpError };
+export { createState, DEFAULT_LIMITS, type Limits, type ServerState } from "./state.ts";

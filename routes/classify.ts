@@ -27,7 +27,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ImageError, readImageHeader } from "../lib/image/decode.ts";
 import type { Transform } from "../lib/serve/classify.ts";
-import type { ServerState } from "./app.ts";
+import type { ServerState } from "./state.ts";
 import { HttpError } from "./errors.ts";
 
 const list = (name: string, min: number, max: number) =>

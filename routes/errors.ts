@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { ImageError } from "../lib/image/decode.ts";
-import { QueueFullError } from "../lib/serve/classify.ts";
+import { QueueFullError } from "../lib/serve/queue.ts";
 
 /** An error with its HTTP status and a stable machine-readable code. */
 export class HttpError extends Error {

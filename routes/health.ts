@@ -7,7 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { ServerState } from "./app.ts";
+import type { ServerState } from "./state.ts";
 import { HttpError } from "./errors.ts";
 
 /** Health routes over the server's state. */

@@ -6,11 +6,11 @@
  */
 import { Hono } from "hono";
 import * as tf from "@tensorflow/tfjs";
-import type { ServedModel } from "../lib/serve/classify.ts";
-import type { ServerState } from "./app.ts";
+import type { LoadedModel } from "../lib/model/checkpoint.ts";
+import type { ServerState } from "./state.ts";
 import { HttpError } from "./errors.ts";
 
-function describe(m: ServedModel) {
+function describe(m: LoadedModel) {
   const last = m.meta.history.at(-1) ?? null;
   return {
     name: m.name,

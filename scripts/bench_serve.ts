@@ -13,9 +13,9 @@
 import { parseArgs } from "node:util";
 import { encode as encodePng } from "fast-png";
 import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
-import { saveCheckpoint } from "../lib/model/checkpoint.ts";
+import { CheckpointError, loadModels, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/model/models.ts";
-import { classifyBatch, loadServedModels, ServeError } from "../lib/serve/classify.ts";
+import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
 
 const HELP = `Usage: deno task bench:serve [flags]
@@ -102,12 +102,12 @@ async function main(): Promise<number> {
   let temp: string | undefined;
   let models;
   try {
-    models = await loadServedModels(dir);
+    models = await loadModels(dir);
     console.log(`serving checkpoints from ${dir}`);
   } catch (e) {
-    if (!(e instanceof ServeError)) throw e;
+    if (!(e instanceof CheckpointError)) throw e;
     dir = temp = await randomCheckpoints(backend.name);
-    models = await loadServedModels(dir);
+    models = await loadModels(dir);
     console.log(
       `${e.message}\n-> serving small-preset models with RANDOM weights (32×32×3, 100 classes)`,
     );

@@ -11,7 +11,7 @@ import { loadDataset } from "../lib/data/mod.ts";
 import { evaluate, type SweepName, SWEEPS } from "../lib/eval/evaluate.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
-import { loadServedModels } from "../lib/serve/classify.ts";
+import { loadModels } from "../lib/model/checkpoint.ts";
 
 const HELP = `Usage: deno task eval [flags]
 
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   }
   const backend = await setBackend(values.backend as BackendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
-  const models = await loadServedModels(values.checkpoints, (l) => console.log(l));
+  const models = await loadModels(values.checkpoints, (l) => console.log(l));
   const meta = models[0].meta;
   const trainedSeed =
     (meta.training as { options?: { seed?: number } } | undefined)?.options?.seed ?? 1;

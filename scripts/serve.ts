@@ -7,7 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
-import { classifyBatch, loadServedModels } from "../lib/serve/classify.ts";
+import { loadModels } from "../lib/model/checkpoint.ts";
+import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
 
 const HELP = `Usage: deno task serve [flags]
@@ -137,7 +138,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
   try {
-    const models = await loadServedModels(dir, (line) => console.log(line));
+    const models = await loadModels(dir, (line) => console.log(line));
     // One call per model before saying ready, so the first request does not pay for tfjs'
     // kernel and weight set-up.
     const started = performance.now();

@@ -4,14 +4,14 @@ import { fgsm, inputGradient, lossOf, pgd } from "../lib/eval/attacks.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeReport } from "../lib/eval/report.ts";
-import { loadServedModels } from "../lib/serve/classify.ts";
+import { loadModels } from "../lib/model/checkpoint.ts";
 import { useBackend } from "./helpers.ts";
 import { trainTinyCheckpoints } from "./server_fixtures.ts";
 
 await useBackend("wasm");
 const dir = await Deno.makeTempDir();
 await trainTinyCheckpoints(dir);
-const models = await loadServedModels(dir);
+const models = await loadModels(dir);
 const data = generateSynthetic({ seed: 4, train: 10, test: 40 });
 const x = tf.tidy(() =>
   tf.tensor4d(Float32Array.from(data.test.images.subarray(0, 8 * 3072), (v) => v / 255), [

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
-import { InferenceQueue, loadServedModels, QueueFullError, servedInputSize } from "../lib/serve/classify.ts";
+import { loadModels, servedInputSize } from "../lib/model/checkpoint.ts";
+import { InferenceQueue, QueueFullError } from "../lib/serve/queue.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { useBackend } from "./helpers.ts";
 import {
@@ -16,7 +17,7 @@ import {
 await useBackend("wasm");
 const dir = await Deno.makeTempDir();
 await trainTinyCheckpoints(dir);
-const models = await loadServedModels(dir);
+const models = await loadModels(dir);
 const state = createState(models, { maxBodyBytes: 200_000, maxPixels: 1_000_000, queue: 4 });
 const app = createApp(state);
 const png = testPng();
@@ -369,7 +370,7 @@ Deno.test("requests that wait together run as one micro-batch with the same resu
 Deno.test("grey models with a fixed input size get grey uploads at that size", async () => {
   const greyDir = await Deno.makeTempDir();
   await trainTinyCheckpoints(greyDir, { channels: 1, fixedSide: 12 });
-  const grey = await loadServedModels(greyDir);
+  const grey = await loadModels(greyDir);
   assert.deepEqual(servedInputSize(grey[0].meta), {
     size: [12, 12],
     source: "meta.config.inputShape",
@@ -383,18 +384,18 @@ Deno.test("grey models with a fixed input size get grey uploads at that size", a
   await Deno.remove(greyDir, { recursive: true });
 });
 
-Deno.test("loadServedModels serves whichever checkpoints exist and names what is missing", async () => {
+Deno.test("loadModels serves whichever checkpoints exist and names what is missing", async () => {
   const one = await Deno.makeTempDir();
   await Deno.rename(`${dir}/symmetric`, `${one}/symmetric`);
   try {
-    const served = await loadServedModels(one);
+    const served = await loadModels(one);
     assert.deepEqual(served.map((m) => m.name), ["symmetric"]);
   } finally {
     await Deno.rename(`${one}/symmetric`, `${dir}/symmetric`);
   }
   const empty = await Deno.makeTempDir();
   await assert.rejects(
-    loadServedModels(empty),
+    loadModels(empty),
     new RegExp(`no checkpoints found: expected ${empty}/baseline and/or ${empty}/symmetric`),
   );
   assert.deepEqual(servedInputSize({ ...models[0].meta, training: undefined }).size, [32, 32]);

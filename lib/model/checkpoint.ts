@@ -12,7 +12,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "../../layers/mod.ts";
-import { type ModelConfig, parseModelConfig } from "./models.ts";
+import {
+  countParams,
+  MODEL_NAMES,
+  type ModelConfig,
+  type ModelName,
+  parseModelConfig,
+} from "./models.ts";
 
 /** One epoch's metrics, as printed and appended to metrics.jsonl. */
 export type EpochMetrics = Record<string, number | string | null>;
@@ -248,4 +254,103 @@ export async function loadCheckpoint(
     loaded.optimizerState = { name: meta.optimizer.name, weights: named };
   }
   return loaded;
+}
+
+/** A checkpoint loaded for inference (served, evaluated, or compared in an experiment). */
+export interface LoadedModel {
+  name: ModelName;
+  model: tf.LayersModel;
+  meta: CheckpointMeta;
+  dir: string;
+  /** Input size [H, W] that uploads are resized to (see {@linkcode servedInputSize}). */
+  inputSize: [number, number];
+  /** 1 (grey, e.g. Fashion-MNIST) or 3 (RGB): uploads are converted to this. */
+  channels: 1 | 3;
+  params: number;
+}
+
+/** Side used when a checkpoint records no input size (CIFAR's 32×32). */
+export const DEFAULT_INPUT_SIDE = 32;
+
+/**
+ * The size uploads are resized to: the fixed input shape of the model config if it has one,
+ * else the size the model was trained at (`meta.training.inputSize`, written by lib/train/train.ts),
+ * else 32×32. Returns where the size came from, for the start-up log.
+ *
+ * @example
+ * ```ts
+ * const { size, source } = servedInputSize(meta); // [32, 32], "meta.training.inputSize"
+ * ```
+ */
+export function servedInputSize(
+  meta: CheckpointMeta,
+): { size: [number, number]; source: string } {
+  const [h, w] = meta.config.inputShape;
+  if (h && w) return { size: [h, w], source: "meta.config.inputShape" };
+  const trained = (meta.training as { inputSize?: unknown } | undefined)?.inputSize;
+  if (
+    Array.isArray(trained) && trained.length === 2 &&
+    trained.every((v) => Number.isInteger(v) && v > 0)
+  ) {
+    return { size: [trained[0], trained[1]], source: "meta.training.inputSize" };
+  }
+  return {
+    size: [DEFAULT_INPUT_SIDE, DEFAULT_INPUT_SIDE],
+    source: "assumed: meta.json records no input size",
+  };
+}
+
+/**
+ * Loads `<dir>/baseline` and `<dir>/symmetric`, whichever exist. Throws {@linkcode CheckpointError}
+ * when neither does, and the checkpoint's own error (naming the file) when one is corrupt.
+ *
+ * @example
+ * ```ts
+ * const models = await loadModels("checkpoints", console.log);
+ * models.map((m) => m.name); // ["baseline", "symmetric"]
+ * ```
+ */
+export async function loadModels(
+  dir: string,
+  log: (line: string) => void = () => {},
+): Promise<LoadedModel[]> {
+  const out: LoadedModel[] = [];
+  const missing: string[] = [];
+  for (const name of MODEL_NAMES) {
+    const path = `${dir}/${name}`;
+    try {
+      await Deno.stat(`${path}/meta.json`);
+    } catch {
+      missing.push(path);
+      continue;
+    }
+    const { model, meta } = await loadCheckpoint(path);
+    const channels = meta.config.inputShape[2];
+    if (channels !== 1 && channels !== 3) {
+      throw new CheckpointError(
+        `${path}/meta.json: expected a model with 1 or 3 input channels, got ${channels}`,
+      );
+    }
+    const { size, source } = servedInputSize(meta);
+    out.push({
+      name,
+      model,
+      meta,
+      dir: path,
+      inputSize: size,
+      channels,
+      params: countParams(model),
+    });
+    log(
+      `loaded ${name} from ${path} (${meta.dataset.name}, epoch ${meta.epoch}, input ${
+        size.join("×")
+      }×${channels} from ${source})`,
+    );
+  }
+  if (out.length === 0) {
+    throw new CheckpointError(
+      `no checkpoints found: expected ${missing.join(" and/or ")} (train with deno task train)`,
+    );
+  }
+  return out;
 }
