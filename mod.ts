@@ -57,10 +57,13 @@ export {
   loadDataset,
 } from "./lib/data/mod.ts";
 export type { Dataset, Split } from "./lib/data/mod.ts";
-export { TRAIN_DEFAULTS, TrainingError, trainModel } from "./lib/train/train.ts";
+export { TRAIN_DEFAULTS } from "./lib/train/options.ts";
+export { TrainingError, trainModel } from "./lib/train/train.ts";
+export { trainStep } from "./lib/train/step.ts";
 export { DataParallel, DataParallelError } from "./lib/train/data_parallel.ts";
 export type { ParallelGradients } from "./lib/train/data_parallel.ts";
-export type { TrainOptions, TrainResult } from "./lib/train/train.ts";
+export type { TrainOptions } from "./lib/train/options.ts";
+export type { TrainResult } from "./lib/train/train.ts";
 export {
   contrast,
   gaussianBlur,

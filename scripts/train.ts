@@ -4,18 +4,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
-import { loadDataset } from "../lib/data/mod.ts";
+import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
+import { DATASET_CHOICES, loadDataset } from "../lib/data/mod.ts";
+import { presets } from "../lib/model/models.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { nativeStatus } from "../lib/kernels/native/mod.ts";
+import { provenance } from "../lib/provenance.ts";
 import {
+  AUGMENTATIONS,
+  MODEL_CHOICES,
   modelsToTrain,
+  OPTIMIZER_NAMES,
+  SCHEDULE_NAMES,
   TRAIN_DEFAULTS,
-  trainModel,
   type TrainOptions,
   TrainOptionsSchema,
-} from "../lib/train/train.ts";
+} from "../lib/train/options.ts";
+import { trainModel } from "../lib/train/train.ts";
+import { choiceFlag, numberFlag, optionsError, parseFlags, runMain, UsageError } from "./cli.ts";
 
 const D = TRAIN_DEFAULTS;
 const HELP = `Usage: deno task train [flags]
@@ -24,23 +30,26 @@ Trains the baseline CNN and the symmetric CNN (P4 group convs + invariant SPP) w
 recipe; writes <out>/<model>/{model.json,weights.bin,meta.json,metrics.jsonl} after every
 epoch (and <out>/<model>-best/ for the best test accuracy).
 
-  --model NAME         baseline | symmetric | both (default ${D.model})
-  --dataset NAME       auto | cifar100 | cifar10 | fashion-mnist | synthetic (default auto:
+  --model NAME         ${MODEL_CHOICES.join(" | ")} (default ${D.model}:
+                       baseline and symmetric; all: every model)
+  --dataset NAME       ${DATASET_CHOICES.join(" | ")} (default auto:
                        CIFAR-100 if cached or downloadable, else the embedded synthetic set)
   --data-dir DIR       an already extracted dataset (works offline)
   --cache-dir DIR      download cache (default $SYMLAB_CACHE or ~/.cache/symlab)
-  --preset NAME        tiny | small | paper | reference (default ${D.preset})
+  --preset NAME        ${Object.keys(presets).join(" | ")} (default ${D.preset})
   --epochs N           (default ${D.epochs})
   --batch-size N       (default ${D.batchSize})
-  --optimizer NAME     sgd (Nesterov momentum) | adam (default ${D.optimizer})
+  --optimizer NAME     ${
+  OPTIMIZER_NAMES.join(" | ")
+} (SGD with Nesterov momentum; default ${D.optimizer})
   --lr X               peak learning rate (default ${D.lr}; SGD wants ~0.01–0.05)
   --momentum X         SGD momentum (default ${D.momentum})
-  --schedule NAME      onecycle | cosine | constant (default ${D.schedule})
+  --schedule NAME      ${SCHEDULE_NAMES.join(" | ")} (default ${D.schedule})
   --weight-decay X     L2 on kernels for SGD, decoupled (AdamW) for Adam (default ${D.weightDecay})
-  --augment NAME       none | shift | shift+rot90 | shift+rotate (default ${D.augment}); the
+  --augment NAME       ${Object.keys(AUGMENTATIONS).join(" | ")} (default ${D.augment}); the
                        rotations compare "augmentation vs built-in symmetry"
   --seed N             data order, augmentation and init (default ${D.seed})
-  --backend NAME       auto | wasm | webgpu | cpu (default auto)
+  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
   --out DIR            checkpoint directory (default ${D.out})
   --resume             continue from <out>/<model>/ (weights, optimizer, position in epoch)
   --limit N            train on the first N images only (0 = all)
@@ -53,103 +62,77 @@ epoch (and <out>/<model>-best/ for the best test accuracy).
 
 Ctrl-C finishes the current batch, saves a resumable checkpoint and exits 0.`;
 
-/** Parses argv into validated options; throws an Error with a one-line message. */
+/** Parses argv into validated options; throws a {@linkcode UsageError} with a one-line message. */
 export function parseTrainArgs(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      model: { type: "string" },
-      dataset: { type: "string" },
-      "data-dir": { type: "string" },
-      "cache-dir": { type: "string" },
-      preset: { type: "string" },
-      epochs: { type: "string" },
-      "batch-size": { type: "string" },
-      optimizer: { type: "string" },
-      lr: { type: "string" },
-      momentum: { type: "string" },
-      schedule: { type: "string" },
-      "weight-decay": { type: "string" },
-      augment: { type: "string" },
-      seed: { type: "string" },
-      backend: { type: "string" },
-      out: { type: "string" },
-      resume: { type: "boolean" },
-      limit: { type: "string" },
-      "eval-limit": { type: "string" },
-      workers: { type: "string" },
-      quick: { type: "boolean" },
-      help: { type: "boolean" },
-    },
+  const values = parseFlags(args, {
+    model: { type: "string" },
+    dataset: { type: "string" },
+    "data-dir": { type: "string" },
+    "cache-dir": { type: "string" },
+    preset: { type: "string" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    optimizer: { type: "string" },
+    lr: { type: "string" },
+    momentum: { type: "string" },
+    schedule: { type: "string" },
+    "weight-decay": { type: "string" },
+    augment: { type: "string" },
+    seed: { type: "string" },
+    backend: { type: "string" },
+    out: { type: "string" },
+    resume: { type: "boolean" },
+    limit: { type: "string" },
+    "eval-limit": { type: "string" },
+    workers: { type: "string" },
+    quick: { type: "boolean" },
+    help: { type: "boolean" },
   });
-  const num = (flag: string, v: string | undefined, fallback: number) => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n)) {
-      throw new Error(`--${flag}: expected a number, got "${v}"`);
-    }
-    return n;
-  };
   const quick = values.quick === true;
   const raw = {
     model: values.model ?? D.model,
     preset: values.preset ?? D.preset,
-    epochs: num("epochs", values.epochs, quick ? 2 : D.epochs),
-    batchSize: num("batch-size", values["batch-size"], D.batchSize),
+    epochs: numberFlag("epochs", values.epochs, quick ? 2 : D.epochs),
+    batchSize: numberFlag("batch-size", values["batch-size"], D.batchSize),
     optimizer: values.optimizer ?? D.optimizer,
-    lr: num("lr", values.lr, D.lr),
-    momentum: num("momentum", values.momentum, D.momentum),
+    lr: numberFlag("lr", values.lr, D.lr),
+    momentum: numberFlag("momentum", values.momentum, D.momentum),
     schedule: values.schedule ?? D.schedule,
-    weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay),
+    weightDecay: numberFlag("weight-decay", values["weight-decay"], D.weightDecay),
     augment: values.augment ?? D.augment,
-    seed: num("seed", values.seed, D.seed),
+    seed: numberFlag("seed", values.seed, D.seed),
     out: values.out ?? D.out,
     resume: values.resume ?? D.resume,
-    limit: num("limit", values.limit, quick ? 2000 : D.limit),
-    evalLimit: num("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
-    workers: num("workers", values.workers, D.workers),
+    limit: numberFlag("limit", values.limit, quick ? 2000 : D.limit),
+    evalLimit: numberFlag("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
+    workers: numberFlag("workers", values.workers, D.workers),
   };
   const parsed = TrainOptionsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const flag = String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    throw new Error(
-      `--${flag}: ${issue.message} (got ${JSON.stringify(raw[issue.path[0] as keyof typeof raw])})`,
-    );
-  }
-  const datasets = ["auto", "cifar100", "cifar10", "fashion-mnist", "synthetic"];
-  const dataset = values.dataset ?? (quick ? "synthetic" : "auto");
-  if (!datasets.includes(dataset)) {
-    throw new Error(`--dataset: expected one of ${datasets.join(", ")}, got "${dataset}"`);
-  }
-  const backend = values.backend ?? "auto";
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(backend)) {
-    throw new Error(`--backend: expected auto, wasm, webgpu or cpu, got "${backend}"`);
-  }
+  if (!parsed.success) throw optionsError(parsed.error, raw);
+  const dataset = choiceFlag(
+    "dataset",
+    values.dataset,
+    DATASET_CHOICES,
+    quick ? "synthetic" : "auto",
+  );
+  const backend = choiceFlag("backend", values.backend, BACKEND_NAMES, "auto");
   if (raw.workers > 0 && !["auto", "wasm"].includes(backend)) {
-    throw new Error(
+    throw new UsageError(
       `--workers: the workers run pure wasm; it cannot be combined with --backend ${backend}`,
     );
   }
   return {
     help: values.help === true,
     options: parsed.data as TrainOptions,
-    dataset: dataset as "auto",
+    dataset,
     dataDir: values["data-dir"],
     cacheDir: values["cache-dir"],
-    backend: backend as BackendName,
+    backend,
   };
 }
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseTrainArgs(Deno.args);
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for the flags.`);
-    return 2;
-  }
+  const args = parseTrainArgs(Deno.args);
   if (args.help) {
     console.log(HELP);
     return 0;
@@ -200,7 +183,11 @@ async function main(): Promise<number> {
         name,
         dataset,
         options,
-        { backend: `${backend.name}: ${backend.reason}`, reason },
+        {
+          backend: `${backend.name}: ${backend.reason}`,
+          reason,
+          provenance: provenance(backend.name),
+        },
         { signal: controller.signal },
       );
       if (result.interrupted) return 0;
@@ -217,11 +204,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) runMain(main);

@@ -2,13 +2,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { loadDataset } from "../lib/data/mod.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/model/checkpoint.ts";
-import {
-  learningRate,
-  TRAIN_DEFAULTS,
-  TrainingError,
-  trainModel,
-  type TrainOptions,
-} from "../lib/train/train.ts";
+import { TRAIN_DEFAULTS, type TrainOptions } from "../lib/train/options.ts";
+import { learningRate } from "../lib/train/schedule.ts";
+import { TrainingError, trainModel } from "../lib/train/train.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
 import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
 import { maxAbsDiff, useBackend } from "./helpers.ts";

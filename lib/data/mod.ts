@@ -34,6 +34,9 @@ export { CIFAR10, CIFAR100 } from "./cifar.ts";
 export { FASHION_CLASSES } from "./fashion_mnist.ts";
 export { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
 export { DATASET_NAMES, DatasetError } from "./types.ts";
+
+/** What `--dataset` accepts: a dataset, or `auto` (CIFAR-100 when it can be had, else synthetic). */
+export const DATASET_CHOICES = ["auto", ...DATASET_NAMES] as const;
 export type { Dataset, DatasetName, Split } from "./types.ts";
 
 /** Where Fashion-MNIST's gzipped IDX files are downloaded from, tried in order. */
@@ -52,7 +55,7 @@ export const FASHION_MD5: Record<string, string> = {
 
 /** Options of {@linkcode loadDataset}. */
 export interface LoadDatasetOptions {
-  name: "auto" | "cifar100" | "cifar10" | "fashion-mnist" | "synthetic";
+  name: typeof DATASET_CHOICES[number];
   /** An already extracted copy (works offline); when given, nothing else is tried. */
   dataDir?: string;
   /** Download cache (default `$SYMLAB_CACHE`, else `~/.cache/symlab`). */
@@ -83,7 +86,7 @@ export interface LoadDatasetOptions {
 
 const isFunction = (v: unknown) => typeof v === "function";
 const OptionsSchema = z.strictObject({
-  name: z.enum(["auto", ...DATASET_NAMES]),
+  name: z.enum(DATASET_CHOICES),
   dataDir: z.string().min(1).optional(),
   cacheDir: z.string().min(1).optional(),
   download: z.boolean().optional(),

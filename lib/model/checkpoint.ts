@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "../../layers/mod.ts";
+import type { Provenance } from "../provenance.ts";
 import {
   countParams,
   MODEL_NAMES,
@@ -35,7 +36,10 @@ export interface CheckpointMeta {
   createdAt: string;
   weightsSha256: string;
   params: number;
+  /** The trainer's record (lib/train/options.ts: TrainingMetaSchema). */
   training?: Record<string, unknown>;
+  /** What made it (lib/provenance.ts). */
+  provenance?: Provenance;
   optimizer?: { name: string; specs: { name: string; shape: number[] }[]; sha256: string };
 }
 

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../kernels/backend.ts";
 import { buildModel, type ModelConfig } from "../model/models.ts";
 import { setNativeEnabled } from "../kernels/native/mod.ts";
+import { crossEntropyGradients } from "./step.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
@@ -65,24 +66,20 @@ async function handle(m: WorkerRequest): Promise<void> {
   tf.dispose(incoming); // the variables hold their own references
   const x = tf.tensor4d(m.x, m.shape);
   const labels = tf.tensor1d(m.labels, "int32");
-  const y = tf.oneHot(labels, m.numClasses);
-  let hits: tf.Tensor | undefined;
+  const { grads, loss, hits } = crossEntropyGradients(net, x, labels, m.numClasses);
   const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = net.apply(x, { training: true }) as tf.Tensor;
-    hits = tf.keep(logits.argMax(1).equal(labels).sum());
-    return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-  }, vars);
-  const gradArrays = vars.map((v) => grads[v.name].dataSync().slice() as Float32Array);
-  const weights = net.getWeights().map((w) => w.dataSync().slice() as Float32Array);
+  // Copies: the replies transfer their buffers, which must not be the backend's own memory.
+  const read = async (t: tf.Tensor) => (await t.data() as Float32Array).slice();
+  const gradArrays = await Promise.all(vars.map((v) => read(grads[v.name])));
+  const weights = await Promise.all(net.getWeights().map(read));
   const reply: WorkerReply = {
     type: "step",
     grads: gradArrays,
     weights,
-    loss: value.dataSync()[0],
-    hits: hits!.dataSync()[0],
+    loss: (await loss.data())[0],
+    hits: (await hits.data())[0],
   };
-  tf.dispose([x, labels, y, value, hits!, ...Object.values(grads)]);
+  tf.dispose([x, labels, loss, hits, ...Object.values(grads)]);
   scope.postMessage(reply, [...gradArrays, ...weights].map((a) => a.buffer as ArrayBuffer));
 }
 

@@ -1,0 +1,70 @@
+/**
+ * Validation helpers shared by every module that takes options: zod's first issue as a
+ * one-line message, and lookups of user-given names (presets, sweeps, models, …) that use own
+ * properties only (`"toString" in {}` is true) and name the valid choices when they fail.
+ *
+ * @module
+ */
+import type { z } from "zod";
+
+/**
+ * The first issue of a zod error as `path: message` (`(value)` when the root is wrong).
+ *
+ * @example
+ * ```ts
+ * const r = z.object({ lr: z.number() }).safeParse({ lr: "x" });
+ * if (!r.success) firstIssue(r.error); // "lr: Invalid input: expected number, received string"
+ * ```
+ */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.join(".") ||
+    (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "(value)");
+  return issue.message.startsWith(`${path}:`) ? issue.message : `${path}: ${issue.message}`;
+}
+
+/**
+ * Parses `value` with `schema`, or throws `new ErrorClass("<what>: <first issue>")`.
+ *
+ * @example
+ * ```ts
+ * const o = parseWith(OptionsSchema, options, "Invalid batch options", TypeError);
+ * ```
+ */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  ErrorClass: new (message: string) => Error = TypeError,
+): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ErrorClass(`${what}: ${firstIssue(parsed.error)}`);
+  return parsed.data;
+}
+
+/** True when `name` is an own key of `table` (never an inherited one such as "toString"). */
+export function isKey<T extends object>(table: T, name: string): name is Extract<keyof T, string> {
+  return Object.hasOwn(table, name);
+}
+
+/** `expected one of a, b or c`, the tail of every bad-name message. */
+export function expectedOneOf(choices: readonly string[]): string {
+  return choices.length <= 1
+    ? `expected ${choices[0] ?? "nothing"}`
+    : `expected one of ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+}
+
+/**
+ * The entry of `table` named `name`, or a `RangeError` naming `what` and the valid choices.
+ *
+ * @example
+ * ```ts
+ * lookup(presets, "toString", "preset"); // throws: preset: expected one of tiny, … got "toString"
+ * ```
+ */
+export function lookup<T>(table: Record<string, T>, name: string, what: string): T {
+  if (!isKey(table, name)) {
+    throw new RangeError(`${what}: ${expectedOneOf(Object.keys(table))}, got "${name}"`);
+  }
+  return table[name];
+}
