@@ -1,0 +1,422 @@
+/**
+ * `experiment aggregate`: reads only the cell directories (`<cell>/done.json` and
+ * `<cell>/eval/report.json`), so it works the same after a local or a Slurm run, and writes
+ * `summary.json`, `summary.md` and SVG figures.
+ *
+ * - `metrics[model][metric] = {values, mean, std, ci95: [lo, hi], n}` over seeds, for the main
+ *   setting (the largest training-set size, the first augmentation);
+ * - `differences[model][metric] = {mean, ci95: [lo, hi], n}`: model − baseline paired by seed
+ *   (same seed, size and augmentation), t-interval over the n paired differences;
+ * - `settings[]`: the same two tables for every (size, augmentation) of the grid;
+ * - `dataEfficiency[]`: accuracy vs training-set size (clean, rotated, adversarial) with CIs;
+ * - `claims[]`: each of the paper's claims with its measured difference and a verdict.
+ *
+ * @module
+ */
+import { renderSvg } from "../eval/plots.ts";
+import { cellPaths } from "./cell.ts";
+import { type Cell, type ExperimentSpec, sizeLabel } from "./spec.ts";
+import { summarize, type Summary, type Verdict, verdict } from "./stats.ts";
+
+/** The per-cell numbers taken from eval's report (fractions in [0, 1]). */
+export const METRICS = {
+  clean: "clean top-1 accuracy",
+  top5: "clean top-5 accuracy",
+  perturbed: "accuracy on perturbed images (training-time shift + noise)",
+  randomRotation: "accuracy on randomly rotated images (Fig. 3)",
+  zoom: "mean accuracy over the zoom factors other than 1",
+  fgsm: "FGSM accuracy at the sweep's largest ε",
+  pgd: "PGD accuracy at the sweep's largest ε",
+  rotationInvariance: "mean rotation invariance 1 − JSD over non-zero angles",
+} as const;
+/** A metric name (a key of {@linkcode METRICS}). */
+export type MetricName = keyof typeof METRICS;
+
+/** The paper's claims, each tested on one metric's model − baseline difference. */
+export const CLAIMS: { id: string; claim: string; metric: MetricName; smallest?: boolean }[] = [
+  { id: "generalisation", claim: "better learning and generalisation (Fig. 2)", metric: "clean" },
+  { id: "perturbed", claim: "more accurate on perturbed data", metric: "perturbed" },
+  { id: "rotation", claim: "robust to random rotations (Fig. 3)", metric: "randomRotation" },
+  { id: "scale", claim: "robust to changes of scale", metric: "zoom" },
+  { id: "adversarial", claim: "more robust to adversarial attacks (PGD)", metric: "pgd" },
+  {
+    id: "limited-data",
+    claim: "better use of limited training data (smallest training set)",
+    metric: "clean",
+    smallest: true,
+  },
+];
+
+type Row = Record<string, number>;
+interface ModelReport {
+  clean: { top1: number; top5: number };
+  perturbed: number;
+  randomRotation: { acc: number };
+  zoom: Row[];
+  fgsm: Row[];
+  pgd: Row[];
+  invariance: { rotation: number };
+}
+
+/** The metrics of one model in one eval report.json. */
+export function cellMetrics(r: ModelReport): Record<MetricName, number> {
+  const zooms = r.zoom.filter((z) => z.factor !== 1);
+  return {
+    clean: r.clean.top1,
+    top5: r.clean.top5,
+    perturbed: r.perturbed,
+    randomRotation: r.randomRotation.acc,
+    zoom: zooms.reduce((s, z) => s + z.acc, 0) / Math.max(zooms.length, 1),
+    fgsm: r.fgsm.at(-1)?.acc ?? NaN,
+    pgd: r.pgd.at(-1)?.acc ?? NaN,
+    rotationInvariance: r.invariance.rotation,
+  };
+}
+
+/** A model − baseline difference over seed pairs. */
+export interface Difference {
+  mean: number;
+  ci95: [number, number] | null;
+  n: number;
+  /** The per-pair differences, in seed order. */
+  values: number[];
+}
+
+/** Metrics and differences of one (size, augmentation). */
+export interface SettingSummary {
+  size: number;
+  augment: string;
+  metrics: Record<string, Record<string, Summary>>;
+  differences: Record<string, Record<string, Difference>>;
+}
+
+/** One claim's row. */
+export interface ClaimRow {
+  id: string;
+  claim: string;
+  model: string;
+  metric: MetricName;
+  size: number;
+  augment: string;
+  difference: number | null;
+  ci95: [number, number] | null;
+  n: number;
+  verdict: Verdict;
+}
+
+/** What `summary.json` holds. */
+export interface ExperimentSummary {
+  name: string;
+  dataset: string;
+  generatedAt: string;
+  cells: { total: number; done: number; missing: string[] };
+  definitions: typeof METRICS;
+  main: { size: number; augment: string };
+  metrics: SettingSummary["metrics"];
+  differences: SettingSummary["differences"];
+  settings: SettingSummary[];
+  dataEfficiency: {
+    model: string;
+    augment: string;
+    size: number;
+    metric: string;
+    mean: number;
+    ci95: [number, number] | null;
+    n: number;
+  }[];
+  claims: ClaimRow[];
+}
+
+/** The metrics of every done cell (cells without a done marker are listed as missing). */
+export async function readCells(
+  out: string,
+  cells: Cell[],
+): Promise<{ values: Map<string, Record<MetricName, number>>; missing: string[] }> {
+  const values = new Map<string, Record<MetricName, number>>();
+  const missing: string[] = [];
+  for (const cell of cells) {
+    const paths = cellPaths(out, cell);
+    try {
+      await Deno.stat(paths.done);
+    } catch {
+      missing.push(cell.id);
+      continue;
+    }
+    const path = `${paths.evalDir}/report.json`;
+    let report: { results: Record<string, ModelReport> };
+    try {
+      report = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new Error(`${path}: cannot read the cell's eval report (${(e as Error).message})`);
+    }
+    const r = report.results?.[cell.model];
+    if (!r) throw new Error(`${path}: no results for model "${cell.model}"`);
+    values.set(cell.id, cellMetrics(r));
+  }
+  return { values, missing };
+}
+
+function settingSummary(
+  spec: ExperimentSpec,
+  cells: Cell[],
+  values: Map<string, Record<MetricName, number>>,
+  size: number,
+  augment: string,
+): SettingSummary {
+  const here = cells.filter((c) => c.size === size && c.augment === augment);
+  const metrics: SettingSummary["metrics"] = {};
+  const differences: SettingSummary["differences"] = {};
+  const names = Object.keys(METRICS) as MetricName[];
+  for (const model of spec.models) {
+    const mine = here.filter((c) => c.model === model && values.has(c.id));
+    if (!mine.length) continue;
+    metrics[model] = Object.fromEntries(
+      names.map((m) => [m, summarize(mine.map((c) => values.get(c.id)![m]))]),
+    );
+    if (model === "baseline" || !spec.models.includes("baseline")) continue;
+    // Pairs: the same seed trained both models on the same subset and augmentation.
+    const pairs = mine.flatMap((c) => {
+      const b = here.find((x) => x.model === "baseline" && x.seed === c.seed);
+      return b && values.has(b.id) ? [[values.get(c.id)!, values.get(b.id)!]] : [];
+    });
+    if (!pairs.length) continue;
+    differences[model] = Object.fromEntries(names.map((m) => {
+      const d = pairs.map(([x, b]) => x[m] - b[m]);
+      const s = summarize(d);
+      return [m, { mean: s.mean, ci95: s.ci95, n: s.n, values: d }];
+    }));
+  }
+  return { size, augment, metrics, differences };
+}
+
+/**
+ * Aggregates the done cells of an experiment.
+ *
+ * @example
+ * ```ts
+ * const summary = await aggregate(spec, expandCells(spec), "runs/smoke");
+ * summary.metrics.symmetric.clean.ci95; // [lo, hi]
+ * ```
+ */
+export async function aggregate(
+  spec: ExperimentSpec,
+  cells: Cell[],
+  out: string,
+): Promise<ExperimentSummary> {
+  const { values, missing } = await readCells(out, cells);
+  if (!values.size) {
+    throw new Error(`${out}: no finished cell (no <cell>/done.json) to aggregate`);
+  }
+  const settings = spec.augmentations.flatMap((augment) =>
+    spec.sizes.map((size) => settingSummary(spec, cells, values, size, augment))
+  );
+  // validateSpec keeps sizes all counts or all fractions, so they sort as numbers.
+  const bySize = [...spec.sizes].sort((a, b) => a - b);
+  const main = { size: bySize.at(-1)!, augment: spec.augmentations[0] };
+  const mainSetting = settings.find((s) => s.size === main.size && s.augment === main.augment)!;
+  const dataEfficiency: ExperimentSummary["dataEfficiency"] = [];
+  for (const s of settings) {
+    for (const [model, m] of Object.entries(s.metrics)) {
+      for (const metric of ["clean", "randomRotation", "pgd"] as const) {
+        const v = m[metric];
+        dataEfficiency.push({
+          model,
+          augment: s.augment,
+          size: s.size,
+          metric,
+          mean: v.mean,
+          ci95: v.ci95,
+          n: v.n,
+        });
+      }
+    }
+  }
+  const claims: ClaimRow[] = [];
+  for (const model of spec.models.filter((m) => m !== "baseline")) {
+    for (const c of CLAIMS) {
+      if (c.smallest && spec.sizes.length < 2) continue;
+      const size = c.smallest ? bySize[0] : main.size;
+      const setting = settings.find((s) => s.size === size && s.augment === main.augment)!;
+      const d = setting.differences[model]?.[c.metric];
+      claims.push({
+        id: c.id,
+        claim: c.claim,
+        model,
+        metric: c.metric,
+        size,
+        augment: main.augment,
+        difference: d?.mean ?? null,
+        ci95: d?.ci95 ?? null,
+        n: d?.n ?? 0,
+        verdict: verdict(d?.ci95 ?? null),
+      });
+    }
+  }
+  return {
+    name: spec.name,
+    dataset: spec.dataset,
+    generatedAt: new Date().toISOString(),
+    cells: { total: cells.length, done: values.size, missing },
+    definitions: METRICS,
+    main,
+    metrics: mainSetting.metrics,
+    differences: mainSetting.differences,
+    settings,
+    dataEfficiency,
+    claims,
+  };
+}
+
+const pct = (v: number | null | undefined) => v == null ? "–" : `${(100 * v).toFixed(1)}%`;
+const pts = (v: number | null | undefined) =>
+  v == null ? "–" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+const ci = (c: [number, number] | null, f: (v: number) => string) =>
+  c ? `[${f(c[0])}, ${f(c[1])}]` : "n < 2";
+
+/** The Markdown summary: claims table, then metrics and differences of every setting. */
+export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string {
+  const lines = [
+    `# Experiment ${s.name} (${s.dataset})`,
+    "",
+    `${s.cells.done} of ${s.cells.total} cells finished${
+      s.cells.missing.length ? ` (missing: ${s.cells.missing.join(", ")})` : ""
+    }. Means over seeds with 95% t-intervals; differences are paired by seed (same training subset and augmentation) against baseline, in percentage points. A claim *holds* when its whole interval is above 0, *does not hold* when below, and is *inconclusive* when it contains 0 or n < 2.`,
+    "",
+    "## Claims",
+    "",
+    "| claim | model | metric | setting | difference (pts) | 95% CI | n | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...s.claims.map((c) =>
+      `| ${c.claim} | ${c.model} | ${c.metric} | ${sizeLabel(c.size)} ${c.augment} | ${
+        pts(c.difference)
+      } | ${ci(c.ci95, pts)} | ${c.n} | ${c.verdict} |`
+    ),
+  ];
+  for (const setting of s.settings) {
+    lines.push("", `## Size ${sizeLabel(setting.size)}, augmentation ${setting.augment}`, "");
+    const models = Object.keys(setting.metrics);
+    lines.push(
+      `| metric | ${models.map((m) => `${m} mean ± std [95% CI] (n)`).join(" | ")} |`,
+      `| --- | ${models.map(() => "---").join(" | ")} |`,
+    );
+    for (const metric of Object.keys(METRICS) as MetricName[]) {
+      lines.push(
+        `| ${metric} | ${
+          models.map((m) => {
+            const v = setting.metrics[m][metric];
+            return `${pct(v.mean)} ± ${v.std == null ? "–" : (100 * v.std).toFixed(1)} ${
+              ci(v.ci95, pct)
+            } (${v.n})`;
+          }).join(" | ")
+        } |`,
+      );
+    }
+    for (const [model, d] of Object.entries(setting.differences)) {
+      lines.push(
+        "",
+        `${model} − baseline: ${
+          (Object.keys(METRICS) as MetricName[]).map((m) =>
+            `${m} ${pts(d[m].mean)} ${ci(d[m].ci95, pts)}`
+          ).join("; ")
+        } (n = ${Object.values(d)[0].n} seed pairs).`,
+      );
+    }
+  }
+  lines.push("", "## Definitions", "");
+  for (const [k, v] of Object.entries(s.definitions)) lines.push(`- **${k}**: ${v}`);
+  if (figures.length) {
+    lines.push("", "## Figures", "", ...figures.map((f) => `![${f}](${f})`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Figures: metrics with CI error bars (main setting), and the data-efficiency curve. */
+export async function summaryFigures(s: ExperimentSummary): Promise<Record<string, string>> {
+  const bars = Object.entries(s.metrics).flatMap(([model, m]) =>
+    (["clean", "perturbed", "randomRotation", "zoom", "pgd"] as const).map((metric) => ({
+      model,
+      metric,
+      mean: m[metric].mean,
+      lo: m[metric].ci95?.[0] ?? m[metric].mean,
+      hi: m[metric].ci95?.[1] ?? m[metric].mean,
+    }))
+  );
+  const figures: Record<string, string> = {};
+  figures["metrics.svg"] = await renderSvg({
+    title: `${s.name}: mean over seeds with 95% CI (${sizeLabel(s.main.size)}, ${s.main.augment})`,
+    width: 420,
+    height: 240,
+    data: { values: bars },
+    encoding: {
+      x: { field: "metric", type: "nominal", title: null },
+      xOffset: { field: "model" },
+      color: { field: "model", type: "nominal" },
+    },
+    layer: [
+      {
+        mark: "bar",
+        encoding: {
+          y: { field: "mean", type: "quantitative", scale: { domain: [0, 1] }, title: "accuracy" },
+        },
+      },
+      {
+        mark: { type: "rule", color: "black" },
+        encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+      },
+    ],
+  });
+  const sizes = new Set(s.dataEfficiency.map((d) => d.size));
+  if (sizes.size > 1) {
+    const values = s.dataEfficiency.filter((d) => d.augment === s.main.augment).map((d) => ({
+      ...d,
+      series: `${d.model} ${d.metric}`,
+      lo: d.ci95?.[0] ?? d.mean,
+      hi: d.ci95?.[1] ?? d.mean,
+    }));
+    figures["data-efficiency.svg"] = await renderSvg({
+      title: `${s.name}: accuracy vs training-set size (95% CI bands)`,
+      width: 420,
+      height: 260,
+      data: { values },
+      encoding: {
+        x: {
+          field: "size",
+          type: "quantitative",
+          scale: { type: "log" },
+          title: "training images",
+        },
+        color: { field: "series", type: "nominal" },
+      },
+      layer: [
+        {
+          mark: { type: "area", opacity: 0.2 },
+          encoding: {
+            y: { field: "lo", type: "quantitative", scale: { domain: [0, 1] }, title: "accuracy" },
+            y2: { field: "hi" },
+          },
+        },
+        {
+          mark: { type: "line", point: true },
+          encoding: { y: { field: "mean", type: "quantitative" } },
+        },
+      ],
+    });
+  }
+  return figures;
+}
+
+/** Aggregates and writes summary.json, summary.md and the figures into `out`. */
+export async function writeSummary(
+  spec: ExperimentSpec,
+  cells: Cell[],
+  out: string,
+): Promise<{ summary: ExperimentSummary; files: string[] }> {
+  const summary = await aggregate(spec, cells, out);
+  const figures = await summaryFigures(summary);
+  for (const [name, svg] of Object.entries(figures)) {
+    await Deno.writeTextFile(`${out}/${name}`, svg);
+  }
+  await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  await Deno.writeTextFile(`${out}/summary.md`, summaryMarkdown(summary, Object.keys(figures)));
+  return { summary, files: ["summary.json", "summary.md", ...Object.keys(figures)] };
+}
