@@ -10,6 +10,11 @@ import { P4Conv2D } from "./p4_conv.ts";
 import { P4LiftConv2D } from "./p4_lift_conv.ts";
 import { P4Pool } from "./p4_pool.ts";
 import { P4SpatialPyramidPool } from "./p4_spatial_pyramid_pool.ts";
+import { P4mBatchNorm } from "./p4m_batch_norm.ts";
+import { P4mConv2D } from "./p4m_conv.ts";
+import { P4mLiftConv2D } from "./p4m_lift_conv.ts";
+import { P4mPool } from "./p4m_pool.ts";
+import { P4mSpatialPyramidPool } from "./p4m_spatial_pyramid_pool.ts";
 import { SpatialPyramidPool } from "./spatial_pyramid_pool.ts";
 import { Standardize } from "./standardize.ts";
 import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
@@ -20,6 +25,11 @@ export {
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
+  P4mBatchNorm,
+  P4mConv2D,
+  P4mLiftConv2D,
+  P4mPool,
+  P4mSpatialPyramidPool,
   P4Pool,
   P4SpatialPyramidPool,
   SpatialPyramidPool,
@@ -30,6 +40,8 @@ export {
 export type { BatchNormArgs } from "./batch_norm.ts";
 export type { ConvArgs } from "./conv_base.ts";
 export type { P4PoolArgs } from "./p4_pool.ts";
+export type { P4mPoolArgs } from "./p4m_pool.ts";
+export type { P4mSpatialPyramidPoolArgs } from "./p4m_spatial_pyramid_pool.ts";
 export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
 export type { SpatialPyramidPoolArgs } from "./spatial_pyramid_pool.ts";
 export type { StandardizeArgs } from "./standardize.ts";
@@ -46,6 +58,11 @@ for (
     P4Pool,
     SpatialPyramidPool,
     P4SpatialPyramidPool,
+    P4mLiftConv2D,
+    P4mConv2D,
+    P4mBatchNorm,
+    P4mPool,
+    P4mSpatialPyramidPool,
     SymmetricMaxPool2D,
     Standardize,
   ]
