@@ -28,7 +28,8 @@ const HELP = `Usage: deno task train [flags]
 
 Trains the baseline CNN and the symmetric CNN (P4 group convs + invariant SPP) with the same
 recipe; writes <out>/<model>/{model.json,weights.bin,meta.json,metrics.jsonl} after every
-epoch (and <out>/<model>-best/ for the best test accuracy).
+epoch (and <out>/<model>-best/ for the best validation accuracy with --val-fraction, else the
+best test accuracy).
 
   --model NAME         ${MODEL_CHOICES.join(" | ")} (default ${D.model}:
                        baseline and symmetric; all: every model)
@@ -53,6 +54,11 @@ epoch (and <out>/<model>-best/ for the best test accuracy).
   --out DIR            checkpoint directory (default ${D.out})
   --resume             continue from <out>/<model>/ (weights, optimizer, position in epoch)
   --limit N            train on the first N images only (0 = all)
+  --train-size N|F     a class-balanced subset of N images (or a fraction F ≤ 1) of what the
+                       validation split leaves, nested: for one seed the smaller subsets lie
+                       inside the larger ones (0 = all, default)
+  --val-fraction F     hold out a class-balanced fraction F (≤ 0.5) of the training images;
+                       <model>-best is chosen on it, never on test data (default 0: off)
   --eval-limit N       test images used for the per-epoch metrics (default ${D.evalLimit}; 0 = all)
   --workers N          split each batch across N pure-wasm worker threads (data-parallel, batch
                        norm per worker slice; for machines without the native oneDNN path,
@@ -83,6 +89,8 @@ export function parseTrainArgs(args: string[]) {
     out: { type: "string" },
     resume: { type: "boolean" },
     limit: { type: "string" },
+    "train-size": { type: "string" },
+    "val-fraction": { type: "string" },
     "eval-limit": { type: "string" },
     workers: { type: "string" },
     quick: { type: "boolean" },
@@ -104,6 +112,8 @@ export function parseTrainArgs(args: string[]) {
     out: values.out ?? D.out,
     resume: values.resume ?? D.resume,
     limit: numberFlag("limit", values.limit, quick ? 2000 : D.limit),
+    trainSize: numberFlag("train-size", values["train-size"], D.trainSize),
+    valFraction: numberFlag("val-fraction", values["val-fraction"], D.valFraction),
     evalLimit: numberFlag("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
     workers: numberFlag("workers", values.workers, D.workers),
   };

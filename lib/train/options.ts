@@ -46,6 +46,10 @@ export const TRAIN_DEFAULTS = {
   out: "checkpoints",
   resume: false,
   limit: 0,
+  /** Training images after the validation split: a count > 1 or a fraction ≤ 1; 0 = all. */
+  trainSize: 0,
+  /** Held out from the training set to choose `<model>-best`; 0 = choose on test (legacy). */
+  valFraction: 0,
   evalLimit: 2000,
   /** Pure-wasm data-parallel worker threads (data_parallel.ts); 0 = one process. */
   workers: 0,
@@ -74,6 +78,11 @@ export const TrainOptionsSchema = z.object({
   out: z.string().min(1),
   resume: z.boolean(),
   limit: z.number().int().min(0),
+  // Defaults so that checkpoints written before these options existed still resume.
+  trainSize: z.number().min(0).refine((n) => n <= 1 || Number.isInteger(n), {
+    error: "expected an integer count above 1 or a fraction in (0, 1]",
+  }).default(0),
+  valFraction: z.number().min(0).max(0.5).default(0),
   evalLimit: z.number().int().min(0),
   workers: z.number().int().min(0).max(256),
 });

@@ -18,6 +18,7 @@ import { accuracy } from "../model/predict.ts";
 import { formatDuration, Progress } from "../progress.ts";
 import type { Provenance } from "../provenance.ts";
 import { perturb, PERTURB_DEFAULTS, randomRotate } from "../transforms.ts";
+import { trainValidationSplit } from "../data/subset.ts";
 import { DataParallel } from "./data_parallel.ts";
 import {
   AUGMENTATIONS,
@@ -103,7 +104,17 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = hooks.log ?? console.log;
   const dir = `${options.out}/${name}`;
-  const train = firstImages(dataset.train, options.limit);
+  // --train-size / --val-fraction: class-balanced, seeded, nested subsets (data/subset.ts).
+  const { train, validation } = options.trainSize || options.valFraction
+    ? trainValidationSplit(firstImages(dataset.train, options.limit), {
+      seed: options.seed,
+      valFraction: options.valFraction,
+      size: options.trainSize,
+    })
+    : { train: firstImages(dataset.train, options.limit), validation: undefined };
+  if (validation) {
+    log(`${name}: ${train.count} training images, ${validation.count} held out for validation`);
+  }
   const steps = Math.floor(train.count / options.batchSize);
   if (steps < 1) {
     throw new TrainingError(
@@ -225,20 +236,26 @@ export async function trainModel(
       const trainSeconds = sums.seconds + (performance.now() - started) / 1000;
       const evalStart = performance.now();
       const metrics = await testMetrics(model, dataset.test, options.evalLimit);
+      // The reported checkpoint is chosen on held-out training images, never on test data.
+      const valAcc = validation
+        ? await accuracy(model, validation, { limit: options.evalLimit || validation.count })
+        : undefined;
       const evalSeconds = (performance.now() - evalStart) / 1000;
       const row: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: sums.loss / sums.seen,
         trainAcc: sums.correct / sums.seen,
         ...metrics,
+        ...(valAcc === undefined ? {} : { valAcc }),
         lr: learningRate(options, progressAt(epoch + 1, 0)),
         seconds: Number(trainSeconds.toFixed(2)),
         evalSeconds: Number(evalSeconds.toFixed(2)),
         imgPerSec: Number((sums.seen / trainSeconds).toFixed(1)),
       };
       history.push(row);
-      const improved = metrics.testAcc > run.best;
-      if (improved) run.best = metrics.testAcc;
+      const score = valAcc ?? metrics.testAcc;
+      const improved = score > run.best;
+      if (improved) run.best = score;
       await save({ ...FRESH, epoch: epoch + 1 });
       if (improved) await copyBest(dir);
       result.tensorsAfterEpoch.push(tf.memory().numTensors);
@@ -330,7 +347,7 @@ const pct = (v: number | string | null) => `${(100 * Number(v)).toFixed(1)}%`;
 function epochLine(name: string, row: EpochMetrics, epochs: number, evalSeconds: number): string {
   return `${name} epoch ${row.epoch}/${epochs}: loss ${Number(row.trainLoss).toFixed(3)} ` +
     `train ${pct(row.trainAcc)} test ${pct(row.testAcc)} perturbed ${pct(row.perturbedAcc)} ` +
-    `rotated ${pct(row.rotatedAcc)} | ${
+    `rotated ${pct(row.rotatedAcc)}${row.valAcc === undefined ? "" : ` val ${pct(row.valAcc)}`} | ${
       formatDuration(Number(row.seconds))
     } ${row.imgPerSec} img/s, ` +
     `eval ${formatDuration(evalSeconds)}`;
