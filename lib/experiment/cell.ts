@@ -161,10 +161,15 @@ export async function tail(path: string, bytes = 4096): Promise<string> {
   }
 }
 
-/** The last non-empty line of a log, with progress-bar redraws (`\r`) resolved. */
+/**
+ * What a failed program last said: its last `error:` line (train and eval print one-line
+ * errors so), else its last non-empty line; progress redraws (`\r`) resolved, the runner's
+ * own `$ command` and `[exit N]` lines skipped.
+ */
 export function lastLine(text: string): string {
-  const lines = text.split("\n").map((l) => l.split("\r").at(-1)!.trim()).filter(Boolean);
-  return lines.at(-1) ?? "";
+  const lines = text.split("\n").map((l) => l.split("\r").at(-1)!.trim())
+    .filter((l) => l && !/^\[exit -?\d+\]$/.test(l) && !l.startsWith("$ "));
+  return lines.findLast((l) => /^error:/i.test(l)) ?? lines.at(-1) ?? "";
 }
 
 /** Completed epochs of `<ckpt>/<model>/meta.json` (0 when there is no checkpoint yet). */

@@ -80,6 +80,8 @@ export async function submitArray(
   slurmArgs: string[] = [],
 ): Promise<Submission> {
   if (!indices.length) throw new SlurmError("no cell left to submit: every cell is done");
+  // Tasks start in the submission directory, but a job may outlive a shell's cd: absolute path.
+  out = await Deno.realPath(out);
   await Deno.mkdir(`${out}/slurm`, { recursive: true });
   const script = `${out}/slurm/job.sh`;
   await Deno.writeTextFile(script, jobScript(out, name));

@@ -1,0 +1,428 @@
+import assert from "node:assert/strict";
+import { aggregate, writeSummary } from "../lib/experiment/aggregate.ts";
+import { cellPaths, cellStatus, lastLine } from "../lib/experiment/cell.ts";
+import { runLocal, threadsPerCell } from "../lib/experiment/local.ts";
+import { arraySpec, expandTaskIds } from "../lib/experiment/slurm.ts";
+import {
+  expandCells,
+  type ExperimentSpec,
+  readSpec,
+  SpecError,
+  validateSpec,
+} from "../lib/experiment/spec.ts";
+import { summarize, tQuantile975, verdict } from "../lib/experiment/stats.ts";
+import {
+  balancedOrder,
+  resolveSize,
+  SubsetError,
+  trainValidationSplit,
+} from "../lib/data/subset.ts";
+import type { Split } from "../lib/data/types.ts";
+import { parseExperimentArgs, splitArgs } from "../scripts/experiment.ts";
+
+const BASE = { name: "t", dataset: "synthetic", models: ["baseline"], seeds: [1], epochs: 1 };
+
+Deno.test("experiment spec errors name the field", () => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...BASE, sizes: [64, -2] }, /sizes\[1\]: .*>0|sizes\[1\]: .*positive|sizes\[1\]/],
+    [{ ...BASE, models: ["resnet"] }, /models\[0\]: /],
+    [{ ...BASE, seeds: [] }, /seeds: /],
+    [{ ...BASE, epochs: 0 }, /epochs: /],
+    [{ ...BASE, eval: { sweep: "slow" } }, /eval\.sweep: /],
+    [{ ...BASE, learningRate: 0.1 }, /\(top level\): .*learningRate/],
+    [{ ...BASE, seeds: [1, 1] }, /seeds: 1 is listed twice/],
+    [{ ...BASE, sizes: [64.5] }, /sizes\[0\]: expected an integer count/],
+    [{ ...BASE, sizes: [0.5, 1000] }, /sizes: expected all counts .* or all fractions/],
+    [{ ...BASE, name: undefined }, /name: /],
+  ];
+  for (const [raw, pattern] of cases) {
+    assert.throws(() => validateSpec(raw, "x.yaml"), (e: Error) => {
+      assert.ok(e instanceof SpecError, e.message);
+      assert.match(e.message, /^x\.yaml: /);
+      assert.match(e.message, pattern);
+      assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("experiment files read as YAML and JSON, with a one-line parse error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const spec = await readSpec("experiments/smoke.yaml");
+    assert.equal(spec.name, "smoke");
+    assert.deepEqual(spec.models, ["baseline", "symmetric"]);
+    await Deno.writeTextFile(`${dir}/a.json`, JSON.stringify(BASE));
+    assert.equal((await readSpec(`${dir}/a.json`)).valFraction, 0.1); // schema default
+    await Deno.writeTextFile(`${dir}/bad.yaml`, "name: [unclosed\n");
+    await assert.rejects(() => readSpec(`${dir}/bad.yaml`), /bad\.yaml: not valid YAML/);
+    await assert.rejects(() => readSpec(`${dir}/none.yaml`), /none\.yaml: cannot read/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a spec expands to model × seed × size × augmentation cells with unique ids", () => {
+  const spec = validateSpec({
+    ...BASE,
+    models: ["baseline", "symmetric"],
+    seeds: [1, 2, 3],
+    sizes: [0.25, 1],
+    augmentations: ["shift", "shift+rot90"],
+  });
+  const cells = expandCells(spec);
+  assert.equal(cells.length, 2 * 3 * 2 * 2);
+  assert.equal(new Set(cells.map((c) => c.id)).size, cells.length);
+  assert.deepEqual(cells.map((c) => c.index), cells.map((_, i) => i));
+  assert.equal(cells[0].id, "baseline-s1-f0.25-shift");
+  assert.equal(cells[1].id, "symmetric-s1-f0.25-shift");
+  assert.equal(cells.at(-1)!.id, "symmetric-s3-all-shift_rot90");
+  for (const m of spec.models) {
+    for (const s of spec.seeds) {
+      for (const z of spec.sizes) {
+        for (const a of spec.augmentations) {
+          assert.equal(
+            cells.filter((c) => c.model === m && c.seed === s && c.size === z && c.augment === a)
+              .length,
+            1,
+          );
+        }
+      }
+    }
+  }
+});
+
+/** A labelled split whose pixel i holds its own index (so gathers can be checked). */
+function fakeSplit(labels: number[]): Split {
+  const images = new Uint8Array(labels.length * 2);
+  labels.forEach((_, i) => images.set([i % 256, Math.floor(i / 256)], 2 * i));
+  return {
+    images,
+    labels: Int32Array.from(labels),
+    count: labels.length,
+    height: 1,
+    width: 1,
+    channels: 2,
+  };
+}
+
+Deno.test("every prefix of the balanced order is class-balanced while classes last", () => {
+  // 5 classes, 40 images each, shuffled positions.
+  const labels = Array.from({ length: 200 }, (_, i) => (i * 7) % 5);
+  const order = balancedOrder(Int32Array.from(labels), 3);
+  assert.deepEqual([...order].sort((a, b) => a - b), labels.map((_, i) => i)); // a permutation
+  for (let n = 1; n <= 200; n++) {
+    const counts = new Array(5).fill(0);
+    for (let i = 0; i < n; i++) counts[labels[order[i]]]++;
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `prefix ${n}: ${counts}`);
+  }
+  assert.deepEqual(balancedOrder(Int32Array.from(labels), 3), order); // seeded
+  assert.notDeepEqual(balancedOrder(Int32Array.from(labels), 4), order);
+});
+
+Deno.test("training subsets are nested, class-balanced and disjoint from validation", () => {
+  const labels = Array.from({ length: 300 }, (_, i) => (i * 11) % 10);
+  const split = fakeSplit(labels);
+  const options = { seed: 5, valFraction: 0.1 };
+  const small = trainValidationSplit(split, { ...options, size: 50 });
+  const large = trainValidationSplit(split, { ...options, size: 200 });
+  assert.equal(small.train.count, 50);
+  assert.equal(large.train.count, 200);
+  assert.equal(small.validation!.count, 30);
+  assert.deepEqual(small.validationIndices, large.validationIndices);
+  const inLarge = new Set(large.trainIndices);
+  assert.ok([...small.trainIndices].every((i) => inLarge.has(i)), "the 50 lie inside the 200");
+  const val = new Set(large.validationIndices);
+  assert.ok([...large.trainIndices].every((i) => !val.has(i)), "no validation image trains");
+  for (const part of [small.train, large.train, small.validation!]) {
+    const counts = new Array(10).fill(0);
+    part.labels.forEach((l) => counts[l]++);
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, String(counts));
+  }
+  // gather copies the right images: pixel values encode the source index.
+  small.trainIndices.forEach((src, i) => {
+    assert.equal(small.train.images[2 * i] + 256 * small.train.images[2 * i + 1], src);
+    assert.equal(small.train.labels[i], labels[src]);
+  });
+  const half = trainValidationSplit(split, { ...options, size: 0.5 });
+  assert.equal(half.train.count, 135); // half of the 270 left after validation
+  assert.throws(
+    () => trainValidationSplit(split, { ...options, size: 271 }),
+    (e: Error) => e instanceof SubsetError && /only 270 are left/.test(e.message),
+  );
+  assert.throws(() => trainValidationSplit(split, { ...options, valFraction: 0.7, size: 0 }));
+});
+
+Deno.test("resolveSize: fractions ≤ 1, counts above 1, 0 = all", () => {
+  assert.equal(resolveSize(0.25, 45000), 11250);
+  assert.equal(resolveSize(1, 45000), 45000);
+  assert.equal(resolveSize(0, 45000), 45000);
+  assert.equal(resolveSize(4000, 45000), 4000);
+  assert.throws(() => resolveSize(40.5, 45000), /integer count/);
+  assert.throws(() => resolveSize(-1, 45000), /expected a count/);
+});
+
+Deno.test("mean, std and t-interval match a hand computation", () => {
+  // t(0.975, 3) = 3.182446305284263 (tables); jStat's inverse is accurate to ~1e-8.
+  assert.ok(Math.abs(tQuantile975(3) - 3.182446305284263) < 1e-6);
+  assert.ok(Math.abs(tQuantile975(1) - 12.706204736174707) < 1e-6);
+  const s = summarize([0.5, 0.6, 0.7, 0.9]);
+  // mean 0.675; squared deviations .030625 + .005625 + .000625 + .050625 = .0875; /3.
+  const std = Math.sqrt(0.0875 / 3);
+  const half = 3.182446305284263 * std / 2;
+  assert.equal(s.n, 4);
+  assert.ok(Math.abs(s.mean - 0.675) < 1e-12);
+  assert.ok(Math.abs(s.std! - std) < 1e-12);
+  assert.ok(Math.abs(s.ci95![0] - (0.675 - half)) < 1e-6);
+  assert.ok(Math.abs(s.ci95![1] - (0.675 + half)) < 1e-6);
+  assert.deepEqual(summarize([0.3]), { values: [0.3], mean: 0.3, std: null, ci95: null, n: 1 });
+  assert.equal(verdict([0.01, 0.05]), "holds");
+  assert.equal(verdict([-0.05, -0.01]), "does not hold");
+  assert.equal(verdict([-0.01, 0.05]), "inconclusive");
+  assert.equal(verdict(null), "inconclusive");
+});
+
+/** An eval report.json holding one model's results with the given accuracies. */
+function report(model: string, clean: number, rotated: number, pgd: number) {
+  return {
+    results: {
+      [model]: {
+        clean: { top1: clean, top5: Math.min(1, clean + 0.2) },
+        perturbed: clean - 0.05,
+        randomRotation: { acc: rotated, invariance: 0.9 },
+        zoom: [{ factor: 0.5, acc: clean - 0.1 }, { factor: 1, acc: clean }, {
+          factor: 2,
+          acc: clean - 0.2,
+        }],
+        fgsm: [{ eps: 2, acc: pgd + 0.1 }, { eps: 8, acc: pgd + 0.05 }],
+        pgd: [{ eps: 2, acc: pgd + 0.05 }, { eps: 8, acc: pgd }],
+        invariance: { rotation: 0.8, zoom: 0.7 },
+      },
+    },
+  };
+}
+
+async function writeCell(out: string, id: string, json: unknown) {
+  const p = cellPaths(out, { id });
+  await Deno.mkdir(p.evalDir, { recursive: true });
+  await Deno.writeTextFile(`${p.evalDir}/report.json`, JSON.stringify(json));
+  await Deno.writeTextFile(p.done, "{}");
+}
+
+Deno.test("aggregate: per-seed summaries, seed-paired differences and computed verdicts", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const spec = validateSpec({
+      ...BASE,
+      models: ["baseline", "symmetric"],
+      seeds: [1, 2, 3],
+      sizes: [100, 400],
+    });
+    const cells = expandCells(spec);
+    // clean: baseline b_s, symmetric b_s + d_s; rotated: symmetric far better; pgd: mixed.
+    const base = { 100: [0.40, 0.44, 0.42], 400: [0.60, 0.66, 0.63] } as Record<number, number[]>;
+    const gain = [0.05, 0.07, 0.06];
+    const pgdGain = [0.02, -0.03, 0.01];
+    for (const c of cells) {
+      const i = spec.seeds.indexOf(c.seed);
+      const b = base[c.size][i];
+      const sym = c.model === "symmetric";
+      await writeCell(
+        out,
+        c.id,
+        report(c.model, b + (sym ? gain[i] : 0), sym ? b : b / 2, 0.1 + (sym ? pgdGain[i] : 0)),
+      );
+    }
+    await Deno.remove(cellPaths(out, cells.at(-1)!).done); // one unfinished cell
+    const s = await aggregate(spec, cells, out);
+    assert.deepEqual(s.main, { size: 400, augment: "shift" });
+    assert.deepEqual(s.cells.missing, [cells.at(-1)!.id]);
+    const clean = s.metrics.baseline.clean;
+    assert.deepEqual(clean.values, base[400]);
+    const ref = summarize(base[400]);
+    assert.ok(Math.abs(clean.mean - 0.63) < 1e-12);
+    assert.ok(Math.abs(clean.std! - 0.03) < 1e-12); // deviations −.03, .03, 0: √(.0018/2)
+    assert.deepEqual(clean.ci95, ref.ci95);
+    // The missing cell (symmetric seed 3 at 400) leaves two pairs at 400.
+    const d = s.differences.symmetric.clean;
+    assert.equal(d.n, 2);
+    assert.ok(Math.abs(d.mean - 0.06) < 1e-9);
+    const half = tQuantile975(1) * Math.sqrt(((0.05 - 0.06) ** 2 + (0.07 - 0.06) ** 2) / 1) /
+      Math.sqrt(2);
+    assert.ok(Math.abs(d.ci95![0] - (0.06 - half)) < 1e-9);
+    // At 100 all three pairs exist: gains .05 .07 .06 → holds; pgd gains mixed → inconclusive.
+    const small = s.settings.find((x) => x.size === 100)!;
+    assert.equal(small.differences.symmetric.clean.n, 3);
+    const claim = (id: string) => s.claims.find((c) => c.id === id)!;
+    assert.equal(claim("limited-data").size, 100);
+    assert.equal(claim("limited-data").verdict, "holds");
+    assert.equal(claim("adversarial").verdict, "inconclusive");
+    assert.equal(claim("rotation").n, 2);
+    const zoom = s.metrics.baseline.zoom.mean; // mean of factors ≠ 1: clean − .15
+    assert.ok(Math.abs(zoom - (0.63 - 0.15)) < 1e-12);
+    const { files } = await writeSummary(spec, cells, out);
+    assert.deepEqual(files, ["summary.json", "summary.md", "metrics.svg", "data-efficiency.svg"]);
+    const json = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+    for (const key of ["values", "mean", "std", "ci95", "n"]) {
+      assert.ok(key in json.metrics.symmetric.pgd, key);
+    }
+    for (const key of ["mean", "ci95", "n"]) assert.ok(key in json.differences.symmetric.pgd);
+    assert.match(await Deno.readTextFile(`${out}/summary.md`), /\| holds \|/);
+    assert.match(await Deno.readTextFile(`${out}/data-efficiency.svg`), /^<svg/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("Slurm array specs and squeue task ids round-trip", () => {
+  assert.equal(arraySpec([0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8");
+  assert.equal(arraySpec([4]), "4");
+  assert.deepEqual(expandTaskIds("12_3"), [["12", 3]]);
+  assert.deepEqual(expandTaskIds("12_[0-2,5%2]"), [["12", 0], ["12", 1], ["12", 2], ["12", 5]]);
+  assert.deepEqual(expandTaskIds("12"), []);
+});
+
+Deno.test("experiment flags: one-line errors naming the flag", () => {
+  const bad: [string[], RegExp][] = [
+    [[], /expected a command/],
+    [["fly", "x"], /got "fly"/],
+    [["run"], /run: expected an experiment FILE/],
+    [["run", "x.yaml"], /--out DIR is required/],
+    [["run", "x.yaml", "--out", "d", "--jobs", "two"], /--jobs: expected an integer/],
+    [["run", "x.yaml", "--out", "d", "--slurm", "--jobs", "2"], /--jobs: applies to local/],
+    [["run", "x.yaml", "--out", "d", "--slurm-args=-p x"], /--slurm-args: only with --slurm/],
+    [["status", "d", "--jobs", "2"], /--jobs: not a flag of "status"/],
+    [["cell", "d"], /--index: expected/],
+  ];
+  for (const [args, pattern] of bad) {
+    assert.throws(() => parseExperimentArgs(args), pattern, args.join(" "));
+  }
+  assert.deepEqual(splitArgs(`--partition=gpu -c 8 --comment "two words"`), [
+    "--partition=gpu",
+    "-c",
+    "8",
+    "--comment",
+    "two words",
+  ]);
+  const run = parseExperimentArgs(["run", "x.yaml", "--out", "d/", "--jobs", "2"]);
+  assert.equal(run.command, "run");
+  if (run.command === "run") assert.deepEqual([run.out, run.jobs, run.slurm], ["d", 2, false]);
+  assert.equal(threadsPerCell(16, 3), 5);
+  assert.equal(threadsPerCell(2, 4), 1);
+});
+
+Deno.test("a failed program's reported line is its error, not the runner's markers", () => {
+  const log = "$ deno run train.ts\nbaseline epoch 1/2 1/4\rbaseline epoch 1/2 4/4\n" +
+    "error: --lr: expected a number\n    at main (x.ts:1)\n[exit 2]\n";
+  assert.equal(lastLine(log), "error: --lr: expected a number");
+  assert.equal(lastLine("a\rb\n[exit 1]\n"), "b");
+});
+
+const SMOKE: ExperimentSpec = validateSpec({
+  name: "local",
+  dataset: "synthetic",
+  models: ["baseline", "symmetric"],
+  seeds: [1],
+  sizes: [48],
+  preset: "tiny",
+  epochs: 2,
+  batchSize: 16,
+  valFraction: 0.1,
+  epochEvalLimit: 50,
+  eval: { sweep: "quick", limit: 50, advLimit: 10 },
+});
+
+Deno.test({
+  name: "local run: a failing cell does not stop the others; a rerun skips done cells and resumes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    try {
+      const cells = expandCells(SMOKE);
+      const [base, sym] = cells;
+      // The symmetric cell cannot write its checkpoint: a file where its directory goes.
+      const symPaths = cellPaths(out, sym);
+      await Deno.mkdir(symPaths.dir, { recursive: true });
+      await Deno.writeTextFile(symPaths.ckpt, "not a directory");
+      const lines: string[] = [];
+      const first = await runLocal(SMOKE, cells, out, {
+        jobs: 2,
+        progress: (l) => lines.push(l),
+        intervalMs: 500,
+      });
+      const outcome = Object.fromEntries(first.results.map((r) => [r.id, r]));
+      assert.equal(
+        outcome[base.id].outcome,
+        "done",
+        await Deno.readTextFile(
+          cellPaths(out, base).log,
+        ).catch(() => "no log"),
+      );
+      assert.equal(outcome[sym.id].outcome, "failed");
+      assert.equal(outcome[sym.id].failure!.step, "train");
+      assert.match(outcome[sym.id].failure!.lastLine, /\S/);
+      assert.ok(
+        lines.some((l) => l.startsWith(`cell ${sym.id} failed in train:`)),
+        lines.join("\n"),
+      );
+      assert.ok(lines.some((l) => /^cells 1\/2 done, 1 failed/.test(l)), lines.join("\n"));
+      assert.equal((await cellStatus(out, sym)).state, "failed");
+      const basePaths = cellPaths(out, base);
+      const command = await Deno.readTextFile(basePaths.command);
+      assert.match(
+        command,
+        /OMP_NUM_THREADS=\d+ .*scripts\/train\.ts .*--train-size 48 --val-fraction 0\.1/,
+      );
+      assert.match(command, /scripts\/eval\.ts --checkpoints .*\/selected/);
+      const marker = JSON.parse(await Deno.readTextFile(basePaths.done));
+      assert.equal(marker.selected, "baseline-best");
+
+      // Interrupted symmetric run: one epoch of two trained, as a stopped run leaves it.
+      await Deno.remove(symPaths.ckpt);
+      const train = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "scripts/train.ts",
+          "--model=symmetric",
+          "--dataset=synthetic",
+          "--preset=tiny",
+          "--epochs=1",
+          "--batch-size=16",
+          "--train-size=48",
+          "--val-fraction=0.1",
+          "--eval-limit=50",
+          `--out=${symPaths.ckpt}`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(train.code, 0, new TextDecoder().decode(train.stderr));
+      const baseLog = await Deno.readTextFile(basePaths.log);
+      const second = await runLocal(SMOKE, cells, out, { jobs: 1, progress: () => {} });
+      assert.deepEqual(second.results.map((r) => [r.id, r.outcome]), [[sym.id, "done"]]);
+      assert.equal(await Deno.readTextFile(basePaths.log), baseLog, "the done cell was skipped");
+      const symLog = await Deno.readTextFile(symPaths.log);
+      assert.match(symLog, /scripts\/train\.ts .* --resume/);
+      assert.match(symLog, /symmetric: resuming from .* at epoch 2/);
+      assert.ok(!await exists(symPaths.failed), "failed.json is cleared by the retry");
+      const { summary } = await writeSummary(SMOKE, cells, out);
+      assert.equal(summary.cells.done, 2);
+      assert.equal(summary.metrics.symmetric.clean.n, 1);
+      assert.equal(summary.differences.symmetric.clean.n, 1);
+      assert.equal(summary.claims[0].verdict, "inconclusive"); // n = 1: no interval
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+async function exists(path: string) {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
