@@ -78,7 +78,8 @@ export {
 } from "./lib/transforms.ts";
 export { invarianceScore, jsdBits } from "./lib/eval/invariance.ts";
 export { fgsm, pgd } from "./lib/eval/attacks.ts";
-export { evaluate, SWEEPS } from "./lib/eval/evaluate.ts";
+export { evaluate } from "./lib/eval/evaluate.ts";
+export { SWEEPS } from "./lib/eval/measures.ts";
 export { decodeImage, ImageError } from "./lib/image/decode.ts";
 export { classifyImage } from "./lib/serve/classify.ts";
 export { createApp, createState } from "./routes/app.ts";

@@ -4,11 +4,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
-import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
-import { loadDataset } from "../lib/data/mod.ts";
-import { evaluate, type SweepName, SWEEPS } from "../lib/eval/evaluate.ts";
+import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
+import { DATASET_NAMES, type DatasetName, loadDataset } from "../lib/data/mod.ts";
+import { provenance } from "../lib/provenance.ts";
+import { parseTrainingMeta } from "../lib/train/options.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
+import { evaluate } from "../lib/eval/evaluate.ts";
+import { measureExamples } from "../lib/eval/examples.ts";
+import { type SweepName, SWEEPS } from "../lib/eval/measures.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
@@ -20,76 +23,56 @@ rotation (every 15°, random angles), zoom, resolution, shift, noise, blur, cont
 FGSM / PGD (white-box) and PGD transfer; writes report.json, report.md and SVG figures.
 
   --checkpoints DIR   holding baseline/ and symmetric/ (default checkpoints)
-  --dataset NAME      override the dataset recorded in the checkpoints
+  --dataset NAME      ${DATASET_NAMES.join(" | ")}: override the dataset recorded in the
+                      checkpoints
   --data-dir DIR      an extracted copy of that dataset
   --limit N           test images (default 2000; 0 = all)
   --adv-limit N       test images attacked (default 500)
-  --sweep NAME        full | quick (default full)
+  --sweep NAME        ${Object.keys(SWEEPS).join(" | ")} (default full)
   --seed N            seed of the sampled transforms (default 1)
-  --backend NAME      auto | wasm | webgpu | cpu (default auto)
+  --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
   --out DIR           report directory (default reports/<dataset>)
   --help`;
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        checkpoints: { type: "string", default: "checkpoints" },
-        dataset: { type: "string" },
-        "data-dir": { type: "string" },
-        limit: { type: "string", default: "2000" },
-        "adv-limit": { type: "string", default: "500" },
-        sweep: { type: "string", default: "full" },
-        seed: { type: "string", default: "1" },
-        backend: { type: "string", default: "auto" },
-        out: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for the flags.`);
-    return 2;
-  }
+  const values = parseFlags(Deno.args, {
+    checkpoints: { type: "string", default: "checkpoints" },
+    dataset: { type: "string" },
+    "data-dir": { type: "string" },
+    limit: { type: "string" },
+    "adv-limit": { type: "string" },
+    sweep: { type: "string" },
+    seed: { type: "string" },
+    backend: { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean" },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const int = (flag: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) {
-      throw new Error(`--${flag}: expected an integer ≥ 0, got "${v}"`);
-    }
-    return n;
-  };
-  if (!(values.sweep in SWEEPS)) {
-    console.error(`error: --sweep: expected full or quick, got "${values.sweep}"`);
-    return 2;
-  }
-  let limit, advLimit, seed;
-  try {
-    [limit, advLimit, seed] = [
-      int("limit", values.limit),
-      int("adv-limit", values["adv-limit"]),
-      int("seed", values.seed),
-    ];
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return 2;
-  }
-  const backend = await setBackend(values.backend as BackendName);
+  const int = { integer: true, min: 0 };
+  const limit = numberFlag("limit", values.limit, 2000, int);
+  const advLimit = numberFlag("adv-limit", values["adv-limit"], 500, int);
+  const seed = numberFlag("seed", values.seed, 1, int);
+  const sweep = choiceFlag("sweep", values.sweep, Object.keys(SWEEPS) as SweepName[], "full");
+  const datasetName = values.dataset === undefined
+    ? undefined
+    : choiceFlag("dataset", values.dataset, DATASET_NAMES, "synthetic");
+  const backendName = choiceFlag("backend", values.backend, BACKEND_NAMES, "auto");
+  const backend = await setBackend(backendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const models = await loadModels(values.checkpoints, (l) => console.log(l));
   const meta = models[0].meta;
-  const trainedSeed =
-    (meta.training as { options?: { seed?: number } } | undefined)?.options?.seed ?? 1;
-  const name = (values.dataset ?? meta.dataset.name) as "synthetic";
+  // The synthetic test split depends on the training seed.
+  const trainedSeed = meta.training
+    ? parseTrainingMeta(meta.training, `${models[0].dir}/meta.json`).options.seed
+    : 1;
+  const name = datasetName ?? meta.dataset.name as DatasetName;
   const { dataset, reason } = await loadDataset({
     name,
     dataDir: values["data-dir"],
-    seed: trainedSeed, // the synthetic test split depends on the training seed
+    seed: trainedSeed,
   });
   console.log(`dataset: ${dataset.name} (${reason})`);
   for (const m of models) {
@@ -104,11 +87,11 @@ async function main(): Promise<number> {
   console.log(
     `evaluating ${models.map((m) => m.name).join(" and ")} on ${n} test images (${
       Math.min(advLimit, n)
-    } attacked), sweep ${values.sweep}`,
+    } attacked), sweep ${sweep}`,
   );
   const started = performance.now();
   const results = await evaluate(models, dataset.test, {
-    sweep: values.sweep as SweepName,
+    sweep,
     seed,
     limit: n,
     advLimit,
@@ -126,7 +109,7 @@ async function main(): Promise<number> {
       },
       backend: `${backend.name}: ${backend.reason}`,
       seed,
-      sweep: values.sweep,
+      sweep,
       checkpoints: Object.fromEntries(models.map((m) => [m.name, {
         dir: m.dir,
         weightsSha256: m.meta.weightsSha256,
@@ -134,11 +117,11 @@ async function main(): Promise<number> {
         preset: m.meta.config.preset,
         params: m.params,
       }])),
-      versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs, symlab: "0.1.0" },
+      provenance: provenance(backend.name),
       date: new Date().toISOString().slice(0, 10),
     },
     Object.fromEntries(models.map((m) => [m.name, m.meta.history])),
-    await exampleGrid(models, dataset.test),
+    exampleGrid(await measureExamples(models, dataset.test)),
   );
   console.log(
     `wrote ${files.length} files to ${out}/ in ${
@@ -148,11 +131,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) runMain(main);

@@ -5,18 +5,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
+import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
 
 const HELP = `Usage: deno task serve [flags]
 
   --checkpoints DIR    directory holding baseline/ and/or symmetric/ (default checkpoints)
   --port N             (default 8000; 0 picks a free port)
   --host ADDR          (default 0.0.0.0)
-  --backend NAME       auto | wasm | webgpu | cpu (default auto)
+  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
   --max-body-bytes N   largest upload, checked while reading (default ${DEFAULT_LIMITS.maxBodyBytes})
   --max-pixels N       largest image, from its header before decoding (default ${DEFAULT_LIMITS.maxPixels})
   --queue N            requests allowed to wait for the models before 503 (default ${DEFAULT_LIMITS.queue})
@@ -28,77 +28,35 @@ const HELP = `Usage: deno task serve [flags]
 
 Example: curl -F img=@cat.png 'http://localhost:8000/classify?rotate=90'`;
 
-function positiveInt(flag: string, v: string | undefined, fallback: number, min = 1): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${v}"`);
-  }
-  return n;
-}
-
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        checkpoints: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        backend: { type: "string" },
-        "max-body-bytes": { type: "string" },
-        "max-pixels": { type: "string" },
-        queue: { type: "string" },
-        "max-batch": { type: "string" },
-        "body-timeout-ms": { type: "string" },
-        quiet: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for the flags.`);
-    return 2;
-  }
+  const values = parseFlags(Deno.args, {
+    checkpoints: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    backend: { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "max-pixels": { type: "string" },
+    queue: { type: "string" },
+    "max-batch": { type: "string" },
+    "body-timeout-ms": { type: "string" },
+    quiet: { type: "boolean" },
+    help: { type: "boolean" },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  let limits, port;
-  try {
-    port = positiveInt("port", values.port, 8000, 0);
-    limits = {
-      maxBodyBytes: positiveInt(
-        "max-body-bytes",
-        values["max-body-bytes"],
-        DEFAULT_LIMITS.maxBodyBytes,
-      ),
-      maxPixels: positiveInt("max-pixels", values["max-pixels"], DEFAULT_LIMITS.maxPixels),
-      queue: positiveInt("queue", values.queue, DEFAULT_LIMITS.queue),
-      maxBatchImages: positiveInt("max-batch", values["max-batch"], DEFAULT_LIMITS.maxBatchImages),
-      bodyTimeoutMs: positiveInt(
-        "body-timeout-ms",
-        values["body-timeout-ms"],
-        DEFAULT_LIMITS.bodyTimeoutMs,
-      ),
-    };
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return 2;
-  }
-  const backendName = values.backend ?? "auto";
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(backendName)) {
-    console.error(`error: --backend: expected auto, wasm, webgpu or cpu, got "${backendName}"`);
-    return 2;
-  }
-  let backend;
-  try {
-    backend = await setBackend(backendName as BackendName);
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return 1;
-  }
+  const count = (flag: keyof typeof values, fallback: number, min = 1) =>
+    numberFlag(flag, values[flag] as string | undefined, fallback, { integer: true, min });
+  const port = count("port", 8000, 0);
+  const limits = {
+    maxBodyBytes: count("max-body-bytes", DEFAULT_LIMITS.maxBodyBytes),
+    maxPixels: count("max-pixels", DEFAULT_LIMITS.maxPixels),
+    queue: count("queue", DEFAULT_LIMITS.queue),
+    maxBatchImages: count("max-batch", DEFAULT_LIMITS.maxBatchImages),
+    bodyTimeoutMs: count("body-timeout-ms", DEFAULT_LIMITS.bodyTimeoutMs),
+  };
+  const backend = await setBackend(choiceFlag("backend", values.backend, BACKEND_NAMES, "auto"));
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const state = createState([], limits);
   const app = createApp(state, { log: values.quiet ? undefined : (line) => console.log(line) });
@@ -168,4 +126,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) runMain(main);

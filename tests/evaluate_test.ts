@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { provenance } from "../lib/provenance.ts";
 import * as tf from "@tensorflow/tfjs";
 import { fgsm, inputGradient, lossOf, pgd } from "../lib/eval/attacks.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
@@ -83,7 +84,7 @@ Deno.test("the report is produced, well-formed, and the same for the same seed",
       preset: "tiny",
       params: m.params,
     }])),
-    versions: { deno: Deno.version.deno },
+    provenance: provenance("cpu"),
     date: "2026-11-25",
   };
   const files = await writeReport(out, a, context, {
@@ -92,7 +93,15 @@ Deno.test("the report is produced, well-formed, and the same for the same seed",
   });
   const report = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
   for (
-    const key of ["dataset", "backend", "seed", "checkpoints", "versions", "definitions", "results"]
+    const key of [
+      "dataset",
+      "backend",
+      "seed",
+      "checkpoints",
+      "provenance",
+      "definitions",
+      "results",
+    ]
   ) {
     assert.ok(key in report, key);
   }

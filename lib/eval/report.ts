@@ -5,15 +5,13 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { encode as encodePng } from "fast-png";
-import type { CheckpointMeta, EpochMetrics } from "../model/checkpoint.ts";
-import type { Split } from "../data/mod.ts";
-import { DEFINITIONS, type ModelEval } from "./evaluate.ts";
-import { argmax, invarianceScore } from "./invariance.ts";
+import type { EpochMetrics } from "../model/checkpoint.ts";
+import type { Provenance } from "../provenance.ts";
+import type { ModelEval } from "./evaluate.ts";
+import type { Examples } from "./examples.ts";
+import { DEFINITIONS } from "./measures.ts";
 import { barChart, lineChart } from "./plots.ts";
-import { imagesToTensor } from "../model/predict.ts";
-import { gaussianNoise, rotate, zoom } from "../transforms.ts";
 
 /** Provenance of a report. */
 export interface ReportContext {
@@ -25,7 +23,7 @@ export interface ReportContext {
     string,
     { dir: string; weightsSha256: string; epoch: number; preset: string; params: number }
   >;
-  versions: Record<string, string>;
+  provenance: Provenance;
   date: string;
 }
 
@@ -294,66 +292,43 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-/** An SVG grid: rows of test images, columns of transforms, with predictions and scores. */
-export async function exampleGrid(
-  models: { name: string; model: tf.LayersModel; meta: CheckpointMeta }[],
-  test: Split,
-  count = 4,
-): Promise<string> {
-  const columns: [string, (x: tf.Tensor4D) => tf.Tensor4D][] = [
-    ["original", (x) => x.clone()],
-    ["rotate 45°", (x) => rotate(x, 45)],
-    ["rotate 90°", (x) => rotate(x, 90)],
-    ["zoom ×1.5", (x) => zoom(x, 1.5)],
-    ["noise σ 0.1", (x) => gaussianNoise(x, 0.1, 7)],
-  ];
-  const cell = 96, pad = 8, text = 14 * (1 + models.length);
-  const width = columns.length * (cell + pad) + pad, height = count * (cell + text + pad) + 24;
+/** Renders a measured example grid ({@linkcode measureExamples}) as one SVG. */
+export function exampleGrid(examples: Examples): string {
+  const { columns, cells } = examples;
+  const cell = 96, pad = 8, text = 14 * (1 + examples.models.length);
+  const width = columns.length * (cell + pad) + pad,
+    height = cells.length * (cell + text + pad) + 24;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="10">`,
     `<rect width="100%" height="100%" fill="white"/>`,
   ];
-  columns.forEach(([name], c) =>
+  columns.forEach((name, c) =>
     parts.push(`<text x="${pad + c * (cell + pad)}" y="14" font-weight="bold">${name}</text>`)
   );
-  const x = imagesToTensor(test, 0, count);
-  const views = columns.map(([, f]) => f(x));
-  const probs = await Promise.all(models.map((m) =>
-    Promise.all(views.map(async (v) => {
-      const p = tf.tidy(() => tf.softmax(m.model.predict(v) as tf.Tensor));
-      const d = await p.data() as Float32Array;
-      p.dispose();
-      return d;
-    }))
-  ));
-  for (let c = 0; c < columns.length; c++) {
-    const pixels = await views[c].clipByValue(0, 1).mul(255).round().data();
-    const [, h, w, ch] = views[c].shape;
-    for (let r = 0; r < count; r++) {
-      const img = Uint8Array.from(pixels.subarray(r * h * w * ch, (r + 1) * h * w * ch));
-      const png = encodePng({ width: w, height: h, data: img, channels: ch });
+  cells.forEach((row, r) =>
+    row.forEach((view, c) => {
+      const png = encodePng({
+        width: view.width,
+        height: view.height,
+        data: view.pixels,
+        channels: view.channels,
+      });
       const px = pad + c * (cell + pad), py = 24 + r * (cell + text + pad);
       parts.push(
         `<image x="${px}" y="${py}" width="${cell}" height="${cell}" style="image-rendering:pixelated" href="data:image/png;base64,${
           base64(png)
         }"/>`,
       );
-      models.forEach((m, mi) => {
-        const k = m.meta.dataset.classNames.length;
-        const p = probs[mi][c].subarray(r * k, (r + 1) * k);
-        const p0 = probs[mi][0].subarray(r * k, (r + 1) * k);
-        const label = m.meta.dataset.classNames[argmax(p)] ?? String(argmax(p));
-        const score = c === 0 ? "" : ` ${invarianceScore(p0, p).toFixed(2)}`;
-        const ok = argmax(p) === test.labels[r] ? "" : " ✗";
+      view.predictions.forEach((p, mi) => {
+        const score = p.invariance === null ? "" : ` ${p.invariance.toFixed(2)}`;
         parts.push(
-          `<text x="${px}" y="${py + cell + 12 * (mi + 1)}">${m.name[0]}: ${
-            label.replace(/[<&]/g, "")
-          }${score}${ok}</text>`,
+          `<text x="${px}" y="${py + cell + 12 * (mi + 1)}">${p.model[0]}: ${
+            p.label.replace(/[<&]/g, "")
+          }${score}${p.correct ? "" : " ✗"}</text>`,
         );
       });
-    }
-  }
-  tf.dispose([x, ...views]);
+    })
+  );
   parts.push("</svg>");
   return parts.join("\n");
 }

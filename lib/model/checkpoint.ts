@@ -12,8 +12,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "../../layers/mod.ts";
+import { z } from "zod";
 import type { Provenance } from "../provenance.ts";
+import { parseWith } from "../validate.ts";
 import {
+  buildModel,
   countParams,
   MODEL_NAMES,
   type ModelConfig,
@@ -183,6 +186,43 @@ function parseJson<T>(path: string, bytes: Uint8Array): T {
   }
 }
 
+/** The parts of a tfjs `model.json` that loading relies on. */
+const ModelJsonSchema = z.object({
+  modelTopology: z.record(z.string(), z.unknown()),
+  weightsManifest: z.array(z.object({
+    weights: z.array(z.object({
+      name: z.string(),
+      shape: z.array(z.number().int().min(0)),
+      dtype: z.literal("float32"),
+    })),
+  })).min(1),
+});
+
+/**
+ * Where a model rebuilt from `config` differs from the loaded one (weight count or a weight's
+ * shape), or undefined when they agree: a meta.json copied beside another model.json is caught
+ * here even when both files are valid on their own.
+ */
+function configMismatch(config: ModelConfig, loaded: tf.LayersModel): string | undefined {
+  const fresh = buildModel(config);
+  try {
+    const want = fresh.weights.map((w) => w.shape);
+    const got = loaded.weights.map((w) => w.shape);
+    if (want.length !== got.length) {
+      return `expected ${want.length} weight tensors for ${config.model}/${config.preset}, model.json has ${got.length}`;
+    }
+    const i = want.findIndex((s, i) => s.join("×") !== got[i].join("×"));
+    if (i >= 0) {
+      return `weight ${loaded.weights[i].originalName}: expected shape [${
+        want[i]
+      }] for ${config.model}/${config.preset}, model.json has [${got[i]}]`;
+    }
+    return undefined;
+  } finally {
+    fresh.dispose();
+  }
+}
+
 /**
  * Loads and verifies a checkpoint; refuses a corrupt or mismatched one with a message naming
  * the file. Recovers from an interrupted save (`<dir>.old`).
@@ -212,8 +252,23 @@ export async function loadCheckpoint(
   } catch (e) {
     throw new CheckpointError(`${metaPath}: ${(e as Error).message}`);
   }
+  const modelPath = `${dir}/model.json`;
+  const modelJson = parseWith(
+    ModelJsonSchema,
+    parseJson<unknown>(modelPath, await readFile(modelPath)),
+    `${modelPath}: expected a tfjs layers model`,
+    CheckpointError,
+  );
+  const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
   const weightsPath = `${dir}/weights.bin`;
   const weights = await readFile(weightsPath);
+  const expectedBytes = specs.reduce((s, w) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+  if (weights.length !== expectedBytes) {
+    throw new CheckpointError(
+      `${weightsPath}: expected ${expectedBytes} bytes (float32 weights listed in model.json), found ${weights.length}` +
+        (weights.length < expectedBytes ? " (truncated)" : ""),
+    );
+  }
   const hash = await sha256(weights);
   if (hash !== meta.weightsSha256) {
     throw new CheckpointError(
@@ -222,25 +277,37 @@ export async function loadCheckpoint(
       }… (corrupt or from another checkpoint)`,
     );
   }
-  const modelPath = `${dir}/model.json`;
-  const modelJson = parseJson<{
-    modelTopology: object;
-    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
-  }>(modelPath, await readFile(modelPath));
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel(tf.io.fromMemory({
       modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
+      weightSpecs: specs as tf.io.WeightsManifestEntry[],
       weightData: weights.slice().buffer as ArrayBuffer,
     }));
   } catch (e) {
     throw new CheckpointError(`${modelPath}: cannot rebuild the model (${(e as Error).message})`);
   }
+  const mismatch = configMismatch(meta.config, model);
+  if (mismatch) {
+    model.dispose();
+    throw new CheckpointError(`${metaPath}: its config does not match model.json: ${mismatch}`);
+  }
   const loaded: LoadedCheckpoint = { dir, model, meta };
   if (options.withOptimizer && meta.optimizer) {
     const path = `${dir}/optimizer.bin`;
     const bytes = await readFile(path);
+    const expectedFloats = meta.optimizer.specs.reduce(
+      (n, spec) => n + spec.shape.reduce((a, b) => a * b, 1),
+      0,
+    );
+    if (bytes.length !== 4 * expectedFloats) {
+      throw new CheckpointError(
+        `${path}: expected ${
+          4 * expectedFloats
+        } bytes (the optimizer state listed in meta.json), found ${bytes.length}` +
+          (bytes.length < 4 * expectedFloats ? " (truncated)" : ""),
+      );
+    }
     if ((await sha256(bytes)) !== meta.optimizer.sha256) {
       throw new CheckpointError(`${path}: SHA-256 does not match meta.json (corrupt)`);
     }

@@ -55,25 +55,24 @@ export const TRAIN_DEFAULTS = {
   workers: 0,
 };
 
-const ownName = (table: object, what: string) =>
-  z.string().refine((v) => isKey(table, v), {
-    error: (issue) => `${expectedOneOf(Object.keys(table))} ${what}, got "${issue.input}"`,
-  });
+/** A name that must be an own key of `table` (never an inherited one such as "toString"). */
+const ownName = (table: object) =>
+  z.string().refine((v) => isKey(table, v), { error: () => expectedOneOf(Object.keys(table)) });
 
 /** Validated training options (see {@linkcode TRAIN_DEFAULTS}). */
 export const TrainOptionsSchema = z.object({
   model: z.string().refine((m) => (MODEL_CHOICES as readonly string[]).includes(m), {
-    error: (issue) => `${expectedOneOf(MODEL_CHOICES)}, got "${issue.input}"`,
+    error: () => expectedOneOf(MODEL_CHOICES),
   }),
-  preset: ownName(presets, "(a preset)"),
+  preset: ownName(presets),
   epochs: z.number().int().min(1).max(10_000),
   batchSize: z.number().int().min(1).max(4096),
-  optimizer: z.enum(OPTIMIZER_NAMES),
+  optimizer: z.enum(OPTIMIZER_NAMES, { error: () => expectedOneOf(OPTIMIZER_NAMES) }),
   lr: z.number().positive().max(10),
   momentum: z.number().min(0).max(0.999),
-  schedule: z.enum(SCHEDULE_NAMES),
+  schedule: z.enum(SCHEDULE_NAMES, { error: () => expectedOneOf(SCHEDULE_NAMES) }),
   weightDecay: z.number().min(0).max(1),
-  augment: ownName(AUGMENTATIONS, "(an augmentation)").transform((a) => a as AugmentName),
+  augment: ownName(AUGMENTATIONS).transform((a) => a as AugmentName),
   seed: z.number().int().min(0),
   out: z.string().min(1),
   resume: z.boolean(),

@@ -1,0 +1,189 @@
+/**
+ * The evaluation sweep as a data table: which transforms are measured at which strengths
+ * ({@linkcode SWEEPS}), what each measure means ({@linkcode DEFINITIONS}, written into the
+ * report beside its numbers), and the list of seeded batch transforms that evaluate.ts runs
+ * ({@linkcode measures}).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import {
+  contrast,
+  gaussianBlur,
+  gaussianNoise,
+  jpegCompress,
+  perturb,
+  PERTURB_DEFAULTS,
+  randomRotate,
+  resize,
+  rotate,
+  shift,
+  zoom,
+} from "../transforms.ts";
+
+/** What each sweep covers. */
+export const SWEEPS = {
+  full: {
+    angles: Array.from({ length: 24 }, (_, i) => i * 15),
+    zooms: [0.5, 0.625, 0.75, 0.875, 1, 1.25, 1.5, 2],
+    resolutions: [16, 24, 32, 48, 64],
+    shifts: [0, 1, 2, 3, 4],
+    sigmas: [0, 0.02, 0.05, 0.1, 0.2],
+    blur: [0.5, 1, 2],
+    contrast: [0.5, 0.25],
+    jpeg: [50, 20],
+    eps: [1, 2, 4, 8],
+    pgdSteps: 10,
+  },
+  quick: {
+    angles: [0, 45, 90, 135, 180, 270],
+    zooms: [0.5, 1, 1.5],
+    resolutions: [16, 32, 48],
+    shifts: [0, 1, 2],
+    sigmas: [0, 0.05, 0.1],
+    blur: [1],
+    contrast: [0.5],
+    jpeg: [30],
+    eps: [2, 8],
+    pgdSteps: 5,
+  },
+};
+export type SweepName = keyof typeof SWEEPS;
+/** One sweep's strengths. */
+export type Sweep = typeof SWEEPS.full;
+
+/** Definitions written into the report. */
+export const DEFINITIONS: Record<string, string> = {
+  clean: "top-1 / top-5 accuracy on the unmodified test images",
+  perturbed:
+    `accuracy after the training-time perturbation: a random integer shift of up to ±${PERTURB_DEFAULTS.maxShift} px in x and y (zero fill), then additive Gaussian noise σ = ${PERTURB_DEFAULTS.sigma} on [0, 1] pixels, clipped to [0, 1]; seeded per image`,
+  rotation:
+    "accuracy and mean invariance score vs rotation angle about the image centre (counter-clockwise, bilinear, zero fill; multiples of 90° are exact array turns)",
+  randomRotation:
+    "accuracy on the test images each rotated by an angle uniform in [0°, 360°), seeded (the paper's Fig. 3)",
+  zoom:
+    "accuracy and mean invariance vs zoom factor about the centre at the training size (bilinear; > 1 crops, < 1 shrinks with a black border)",
+  resolution:
+    "accuracy vs input resolution: images resized (area/bilinear) to n×n and fed at that size, not resized back (both heads accept any size ≥ their minimum)",
+  shift: "accuracy vs translation by n pixels right and n down, zero fill",
+  noise: "accuracy vs additive Gaussian noise σ on [0, 1] pixels, clipped, seeded",
+  blur: "accuracy vs Gaussian blur σ (pixels), renormalised at the borders",
+  contrast: "accuracy vs contrast factor (blend with each image's per-channel mean)",
+  jpeg: "accuracy after a JPEG round trip at the given quality (jpeg-js)",
+  fgsm: "white-box FGSM, L∞, ε in /255: x' = clip(x + ε·sign ∇ₓCE), inference mode",
+  pgd:
+    "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]",
+  transfer: "accuracy on PGD examples crafted against the other model (black-box transfer)",
+  invariance:
+    "mean over images of 1 − JSD(p(x), p(T x)) in bits, p the softmax output; 1 = identical predictions",
+};
+
+/** The measures a report has, one key per section. */
+export type MeasureKey =
+  | "perturbed"
+  | "rotation"
+  | "randomRotation"
+  | "zoom"
+  | "resolution"
+  | "shift"
+  | "noise"
+  | "blur"
+  | "contrast"
+  | "jpeg";
+
+/** A transform of a batch: (x, offset of the batch's first image) -> transformed batch. */
+export type BatchTransform = (x: tf.Tensor4D, offset: number) => tf.Tensor4D | Promise<tf.Tensor4D>;
+
+/** One row of the table: a measure at one strength. */
+export interface Measure {
+  key: MeasureKey;
+  param: string;
+  value: number;
+  transform: BatchTransform;
+  invariance?: boolean;
+}
+
+/** Every transform of a sweep, in report order, seeded by `seed` + the batch offset. */
+export function measures(sweep: Sweep, seed: number): Measure[] {
+  const m: Measure[] = [];
+  m.push({
+    key: "perturbed",
+    param: "",
+    value: 0,
+    transform: (x, o) => perturb(x, { ...PERTURB_DEFAULTS, seed: seed + o }),
+  });
+  for (const a of sweep.angles) {
+    m.push({
+      key: "rotation",
+      param: "angle",
+      value: a,
+      transform: (x) => rotate(x, a),
+      invariance: true,
+    });
+  }
+  m.push({
+    key: "randomRotation",
+    param: "",
+    value: 0,
+    transform: (x, o) => randomRotate(x, seed + o).images,
+    invariance: true,
+  });
+  for (const z of sweep.zooms) {
+    m.push({
+      key: "zoom",
+      param: "factor",
+      value: z,
+      transform: (x) => zoom(x, z),
+      invariance: true,
+    });
+  }
+  for (const r of sweep.resolutions) {
+    m.push({
+      key: "resolution",
+      param: "size",
+      value: r,
+      transform: (x) => resize(x, r, r),
+    });
+  }
+  for (const s of sweep.shifts) {
+    m.push({
+      key: "shift",
+      param: "pixels",
+      value: s,
+      transform: (x) => shift(x, s, s),
+    });
+  }
+  for (const s of sweep.sigmas) {
+    m.push({
+      key: "noise",
+      param: "sigma",
+      value: s,
+      transform: (x, o) => s ? gaussianNoise(x, s, seed + o) : x.clone(),
+    });
+  }
+  for (const s of sweep.blur) {
+    m.push({
+      key: "blur",
+      param: "sigma",
+      value: s,
+      transform: (x) => gaussianBlur(x, s),
+    });
+  }
+  for (const f of sweep.contrast) {
+    m.push({
+      key: "contrast",
+      param: "factor",
+      value: f,
+      transform: (x) => contrast(x, f),
+    });
+  }
+  for (const q of sweep.jpeg) {
+    m.push({
+      key: "jpeg",
+      param: "quality",
+      value: q,
+      transform: (x) => jpegCompress(x, q),
+    });
+  }
+  return m;
+}
