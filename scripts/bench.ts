@@ -17,7 +17,7 @@ import {
 } from "../lib/model/models.ts";
 import { DataParallel } from "../lib/train/data_parallel.ts";
 import { makeParallelTrain, makeSteps, profileKernels, time, trunkFlops } from "../bench/profile.ts";
-import { nativeStatus, setNativeEnabled } from "../lib/kernels/native/mod.ts";
+import { nativeStatus, setNativeEnabled } from "../lib/kernels/mod.ts";
 
 const HELP = `Usage: deno task bench [flags]
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { DataParallel, DataParallelError, splitRows } from "../lib/train/data_parallel.ts";
 import { buildModel, modelConfig, type ModelName } from "../lib/model/models.ts";
-import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
+import { setNativeEnabled } from "../lib/kernels/mod.ts";
 import { maxAbsDiff, randomArray, useBackend } from "./helpers.ts";
 
 await useBackend("wasm");

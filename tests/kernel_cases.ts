@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { CHANNEL_CHAIN, channelChain } from "../lib/kernels/channel_chain.ts";
+import { nativeThresholds } from "../lib/kernels/mod.ts";
 import { randomTensor } from "./helpers.ts";
 
 /** A named computation whose outputs are compared across backends. */
@@ -81,8 +82,11 @@ function depthwiseCase(
 function matMulCase(a: number[], b: number[], ta: boolean, tb: boolean): KernelCase {
   return {
     name: `matMul ${JSON.stringify(a)}${ta ? "ᵀ" : ""} × ${JSON.stringify(b)}${tb ? "ᵀ" : ""}`,
-    // The native path takes GEMMs from 2¹⁸ multiply-adds per batch entry.
-    kernels: a.at(-1)! * a.at(-2)! * (tb ? b.at(-2)! : b.at(-1)!) >= 1 << 18 ? ["BatchMatMul"] : [],
+    // The native path takes GEMMs from minMatMulMacs (2¹⁸) multiply-adds per batch entry.
+    kernels:
+      a.at(-1)! * a.at(-2)! * (tb ? b.at(-2)! : b.at(-1)!) >= nativeThresholds().minMatMulMacs
+        ? ["BatchMatMul"]
+        : [],
     run: () => tf.tidy(() => [tf.matMul(randomTensor(a, 31), randomTensor(b, 32), ta, tb)]),
   };
 }

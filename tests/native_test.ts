@@ -1,5 +1,5 @@
 /**
- * The native path (lib/native/: oneDNN through FFI on the wasm heap) against the cpu backend on
+ * The native path (lib/kernels/native/: oneDNN through FFI on the wasm heap) against the cpu backend on
  * the same cases as the pure wasm kernels, plus its switches. Ignored when libdnnl.so.2 is
  * absent (install the Debian package libdnnl2) or SYMLAB_NATIVE=0.
  */
@@ -7,16 +7,15 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../lib/kernels/backend.ts";
 import {
-  nativeCalls,
+  nativeCallStats,
   nativeStatus,
-  nativeThresholds,
   setNativeEnabled,
-} from "../lib/kernels/native/mod.ts";
+  setNativeThresholds,
+} from "../lib/kernels/mod.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 // These cases are small; send every conv to oneDNN here so that it is the path under test.
-nativeThresholds.minConvMacs = 0;
-nativeThresholds.minChainElements = 0;
+setNativeThresholds({ minConvMacs: 0, minChainElements: 0 });
 
 const status = nativeStatus();
 const ignore = !status.available;
@@ -30,7 +29,10 @@ async function native(): Promise<void> {
   assert.ok(setNativeEnabled(true).enabled);
 }
 
-const callsOf = (names: string[]) => names.map((n) => nativeCalls[n]?.native ?? 0);
+const callsOf = (names: string[]) => {
+  const stats = nativeCallStats();
+  return names.map((n) => stats[n]?.native ?? 0);
+};
 
 KERNEL_CASES.forEach((c, i) => {
   Deno.test({

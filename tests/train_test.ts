@@ -6,7 +6,7 @@ import { TRAIN_DEFAULTS, type TrainOptions } from "../lib/train/options.ts";
 import { learningRate } from "../lib/train/schedule.ts";
 import { TrainingError, trainModel } from "../lib/train/train.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
-import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
+import { setNativeEnabled } from "../lib/kernels/mod.ts";
 import { maxAbsDiff, useBackend } from "./helpers.ts";
 
 await useBackend("wasm");

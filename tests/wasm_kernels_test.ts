@@ -1,12 +1,12 @@
 /**
- * symlab's wasm kernels (lib/wasm_kernels.ts: conv filter gradient, stride-1 input gradient,
- * depthwise gradients, Sum/Mean over leading axes) against the cpu backend, with the native
+ * symlab's wasm kernels (lib/kernels/wasm/: conv filter gradient, stride-1 input gradient,
+ * depthwise gradients, Sum/Mean over leading axes, …) against the cpu backend, with the native
  * path off, on small shapes: strides 1 and 2, same/valid/explicit padding, non-square.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../lib/kernels/backend.ts";
-import { setNativeEnabled } from "../lib/kernels/native/mod.ts";
+import { setNativeEnabled } from "../lib/kernels/mod.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 await setBackend("cpu");

@@ -7,11 +7,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { registerWasmTrainingKernels } from "./wasm/kernels.ts";
-import { nativeDisabledByEnv, setNativeEnabled } from "./native/mod.ts";
-import { registerWasmPoolKernels } from "./wasm/pool_kernels.ts";
+import { installKernels, nativeDisabledByEnv, setNativeEnabled } from "./mod.ts";
 
 /** Backend names a user may ask for. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -86,8 +83,8 @@ function registerWebGPU(adapter: GPUAdapter): void {
 }
 
 /**
- * On wasm, routes convolutions, matmuls and the max-pool gradient to native oneDNN when it loads (lib/native/), unless
- * SYMLAB_NATIVE=0; returns what to add to the reason either way.
+ * On wasm, routes convolutions, matmuls and the max-pool gradient to native oneDNN when it loads
+ * (lib/kernels/native/), unless SYMLAB_NATIVE=0; returns what to add to the reason either way.
  */
 function nativeNote(): string {
   if (nativeDisabledByEnv()) return "; native kernels off (SYMLAB_NATIVE=0)";
@@ -98,10 +95,7 @@ function nativeNote(): string {
 }
 
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
-  if (name === "wasm") {
-    registerWasmTrainingKernels();
-    registerWasmPoolKernels();
-  }
+  if (name === "wasm") installKernels(); // before the backend starts: their setup runs with it
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);

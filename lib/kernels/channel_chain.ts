@@ -3,7 +3,7 @@
  * is either one value per channel (the last axis, broadcast) or a tensor shaped like `x`. On
  * the wasm backend this is the `ChannelChain` kernel: one multi-threaded oneDNN pass (a binary
  * primitive with post-ops) when the native path is on, else wasm's kernels one op at a time
- * (lib/wasm_kernels.ts); on other backends it is the same tf ops.
+ * (lib/kernels/wasm/kernels.ts); on other backends it is the same tf ops.
  *
  * @module
  */

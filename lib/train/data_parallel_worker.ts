@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { setBackend } from "../kernels/backend.ts";
 import { buildModel, type ModelConfig } from "../model/models.ts";
-import { setNativeEnabled } from "../kernels/native/mod.ts";
+import { setNativeEnabled } from "../kernels/mod.ts";
 import { crossEntropyGradients } from "./step.ts";
 
 /** Messages to a worker. */

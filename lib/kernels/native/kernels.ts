@@ -1,10 +1,12 @@
 /**
  * Overrides of tfjs-backend-wasm kernels that run oneDNN on the wasm heap in place: the
  * convolution passes (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter),
- * BatchMatMul (oneDNN's SGEMM) and MaxPoolGrad (oneDNN's max pooling, forward recomputed for
- * the argmax workspace; ties go to the first maximum in window order, as on the cpu backend). Each override checks its inputs (float32, NHWC, supported attributes) and
- * otherwise calls the kernel it replaced, so turning the native path off (or an unsupported
- * call) gives exactly the pure wasm behaviour.
+ * BatchMatMul (oneDNN's SGEMM), MaxPoolGrad (oneDNN's max pooling, forward recomputed for the
+ * argmax workspace; ties go to the first maximum in window order, as on the cpu backend) and
+ * ChannelChain (a binary primitive with post-ops). Each override checks its inputs (float32,
+ * NHWC, supported attributes, {@linkcode NativeThresholds}) and otherwise calls the kernel it
+ * replaced, so turning the native path off (or an unsupported call) gives exactly the pure
+ * wasm behaviour.
  *
  * Zero copies: a wasm tensor lives at `dataIdMap.get(dataId).memoryOffset` in the wasm
  * module's linear memory, and oneDNN reads and writes it through a pointer into that memory.
@@ -16,6 +18,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
 import type { ChainStep, ConvGeometry, ConvPass, Dnnl, PoolGeometry } from "./dnnl.ts";
+import { type KernelArgs, overrideKernel } from "../override.ts";
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -29,7 +32,7 @@ interface WasmBackend {
 }
 
 /** Names of the kernels this module overrides. */
-export const NATIVE_KERNELS = [
+const NATIVE_KERNELS = [
   "Conv2D",
   "FusedConv2D",
   "Conv2DBackpropInput",
@@ -39,23 +42,50 @@ export const NATIVE_KERNELS = [
   CHANNEL_CHAIN,
 ] as const;
 
-let enabled = false;
-let dnnl: Dnnl | undefined;
-/** Calls per kernel that went native / fell back, for tests and reports. */
-export const nativeCalls: Record<string, { native: number; fallback: number }> = {};
+/** Calls of one kernel that went native and that fell back to the replaced kernel. */
+export interface NativeCallCount {
+  native: number;
+  fallback: number;
+}
 
-/** Turns the overrides on or off (they stay registered and fall through when off). */
-export function setOverridesEnabled(on: boolean): void {
-  enabled = on;
+/** The library calls go to; undefined while the native path is off. */
+let dnnl: Dnnl | undefined;
+const calls: Record<string, NativeCallCount> = {};
+
+/** Sends calls to `lib` from now on, or back to the replaced kernels (`undefined`). */
+export function setNativeLibrary(lib: Dnnl | undefined): void {
+  dnnl = lib;
 }
 
 /** Whether calls currently go to oneDNN. */
-export function overridesEnabled(): boolean {
-  return enabled;
+export function nativeEnabled(): boolean {
+  return dnnl !== undefined;
+}
+
+/**
+ * Calls per kernel, while the native path was on, that went native or fell back, since the
+ * start or the last {@linkcode resetNativeCallStats}: a copy, for tests and reports.
+ *
+ * @example
+ * ```ts
+ * const before = nativeCallStats().Conv2D?.native ?? 0;
+ * tf.conv2d(x, w, 1, "same");
+ * console.log((nativeCallStats().Conv2D?.native ?? 0) > before); // true with oneDNN on
+ * ```
+ */
+export function nativeCallStats(): Readonly<Record<string, Readonly<NativeCallCount>>> {
+  return Object.freeze(
+    Object.fromEntries(Object.entries(calls).map(([k, c]) => [k, Object.freeze({ ...c })])),
+  );
+}
+
+/** Sets every count of {@linkcode nativeCallStats} back to zero. */
+export function resetNativeCallStats(): void {
+  for (const name of Object.keys(calls)) delete calls[name];
 }
 
 function count(name: string, native: boolean): void {
-  const c = nativeCalls[name] ??= { native: 0, fallback: 0 };
+  const c = calls[name] ??= { native: 0, fallback: 0 };
   if (native) c.native++;
   else c.fallback++;
 }
@@ -109,26 +139,54 @@ function geometry(
   };
 }
 
-/**
- * Convolutions below `minConvMacs` multiply-adds stay on wasm, where an FFI call and oneDNN's
- * dispatch cost as much as the work. Measured 2026-11-25 (quiet machine, forward, median of 41):
- * 2^17 MACs 0.079 ms wasm / 0.078 native; 2^21: 0.17–0.28 / 0.10–0.20; 2^23: 0.56–0.99 /
- * 0.50–0.89. The first convolution of a training batch (64×32×32, 3 → 32 channels, 2^25.8) was
- * the costly case of the old 2^27 threshold: its filter gradient took 27.6 ms on wasm and 0.4 ms
- * native. (An older server that ran one model call per request had measured oneDNN slower for
- * /classify; with the micro-batched server, threshold 0 gave p50 13.8 ms vs 21.4 ms at 2^27.)
- */
-export const nativeThresholds = {
-  minConvMacs: 2 ** 22,
+/** Sizes below which a call stays on wasm. */
+export interface NativeThresholds {
+  /**
+   * Convolutions below this many multiply-adds stay on wasm, where an FFI call and oneDNN's
+   * dispatch cost as much as the work. Measured 2026-11-25 (quiet machine, forward, median of
+   * 41): 2^17 MACs 0.079 ms wasm / 0.078 native; 2^21: 0.17–0.28 / 0.10–0.20; 2^23: 0.56–0.99 /
+   * 0.50–0.89. The first convolution of a training batch (64×32×32, 3 → 32 channels, 2^25.8)
+   * was the costly case of the old 2^27 threshold: its filter gradient took 27.6 ms on wasm
+   * and 0.4 ms native. (An older server that ran one model call per request had measured
+   * oneDNN slower for /classify; with the micro-batched server, threshold 0 gave p50 13.8 ms
+   * vs 21.4 ms at 2^27.)
+   */
+  minConvMacs: number;
   /** Element-wise chains below this many elements stay on wasm (~10 µs of oneDNN dispatch). */
+  minChainElements: number;
+  /**
+   * Products below this many multiply-adds per batch entry stay on XNNPACK (an OpenMP call has
+   * fixed costs); from here on everything goes native, including the skinny GEMVs of the
+   * batch-norm statistics ([1, 65536] × [65536, C]), which XNNPACK runs ~10× slower (quiet
+   * machine, 2026-11-25).
+   */
+  minMatMulMacs: number;
+}
+
+/** The thresholds symlab runs with unless told otherwise. */
+export const DEFAULT_NATIVE_THRESHOLDS: Readonly<NativeThresholds> = Object.freeze({
+  minConvMacs: 2 ** 22,
   minChainElements: 2 ** 16,
-};
+  minMatMulMacs: 2 ** 18,
+});
+
+let thresholds: Readonly<NativeThresholds> = DEFAULT_NATIVE_THRESHOLDS;
+
+/** The thresholds in use (read-only). */
+export function nativeThresholds(): Readonly<NativeThresholds> {
+  return thresholds;
+}
+
+/** Uses `t` from now on; `t` is checked by the caller (`setNativeThresholds` in ../mod.ts). */
+export function useNativeThresholds(t: NativeThresholds): void {
+  thresholds = Object.freeze({ ...t });
+}
 
 /** oneDNN needs every output row to read ≥ 1 real input row; tfjs allows pads past that. */
 function supported(g: ConvGeometry): boolean {
   const macs = g.batch * g.outHeight * g.outWidth * g.outChannels * g.inChannels *
     g.filterHeight * g.filterWidth;
-  if (macs < nativeThresholds.minConvMacs) return false;
+  if (macs < thresholds.minConvMacs) return false;
   const size = [
     g.batch,
     g.inHeight,
@@ -156,10 +214,8 @@ function convPass(
   return out;
 }
 
-type KernelFunc = tf.KernelConfig["kernelFunc"];
-
 /** Kernel bodies: return a result, or undefined to fall back to the replaced kernel. */
-const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefined> = {
+const bodies: Record<string, (args: KernelArgs) => Info | undefined> = {
   Conv2D({ inputs, backend, attrs }) {
     const { x, filter } = inputs as { x: Info; filter: Info };
     const a = attrs as Attrs;
@@ -264,7 +320,7 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
         ? "column"
         : undefined
     );
-    if (size < nativeThresholds.minChainElements || x.dtype !== "float32" || ops[0] === "square") {
+    if (size < thresholds.minChainElements || x.dtype !== "float32" || ops[0] === "square") {
       return undefined;
     }
     if (operands.some((o) => o.dtype !== "float32") || kinds.includes(undefined)) return undefined;
@@ -290,10 +346,7 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
     const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
     const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
     if (k !== kb || m * n * k === 0) return undefined;
-    // Small products stay on XNNPACK (an OpenMP call has fixed costs); everything from
-    // 2^18 multiply-adds goes native, including the skinny GEMVs of the batch-norm statistics
-    // ([1, 65536] × [65536, C]), which XNNPACK runs ~10× slower (quiet machine, 2026-11-25).
-    if (m * n * k < 1 << 18) return undefined;
+    if (m * n * k < thresholds.minMatMulMacs) return undefined;
     const outer = tf.backend_util.assertAndGetBroadcastShape(
       a.shape.slice(0, -2),
       b.shape.slice(0, -2),
@@ -325,33 +378,19 @@ const bodies: Record<string, (args: Parameters<KernelFunc>[0]) => Info | undefin
   },
 };
 
-let registered = false;
-
 /**
- * Wraps the wasm backend's kernels named in {@linkcode NATIVE_KERNELS} so that they run on
- * `lib` while enabled (idempotent; call after the pure wasm kernels are registered).
+ * Wraps the wasm backend's kernels named in `NATIVE_KERNELS` so that they run on oneDNN while
+ * a library is set ({@linkcode setNativeLibrary}) and fall through otherwise. Called once, by
+ * `installKernels` (lib/kernels/mod.ts), after the wasm kernels that these wrap.
  */
-export function registerNativeKernels(lib: Dnnl): void {
-  dnnl = lib;
-  if (registered) return;
-  registered = true;
+export function installNativeKernels(): void {
   for (const name of NATIVE_KERNELS) {
-    const replaced = tf.getKernel(name, "wasm");
-    if (!replaced) continue;
-    tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({
-      kernelName: name,
-      backendName: "wasm",
-      setupFunc: replaced.setupFunc,
-      disposeFunc: replaced.disposeFunc,
-      kernelFunc: (args) => {
-        if (enabled) {
-          const out = bodies[name](args);
-          count(name, out !== undefined);
-          if (out) return out;
-        }
-        return replaced.kernelFunc(args);
-      },
+    const body = bodies[name];
+    overrideKernel(name, "wasm", (args) => {
+      if (dnnl === undefined) return undefined;
+      const out = body(args);
+      count(name, out !== undefined);
+      return out;
     });
   }
 }

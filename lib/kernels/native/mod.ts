@@ -5,22 +5,14 @@
  *
  * - Library: `libdnnl.so.2` (Debian/Ubuntu package `libdnnl2`), or the path in
  *   `SYMLAB_NATIVE_LIB`.
- * - `SYMLAB_NATIVE=0` turns it off; {@linkcode setNativeEnabled} toggles it at run time.
+ * - `SYMLAB_NATIVE=0` turns it off; `setNativeEnabled` (lib/kernels/mod.ts) toggles it at run
+ *   time.
  * - Needs `--allow-ffi` (and `--allow-env` to read the variables; `-A` gives both).
  *
  * @module
  */
 import { Dnnl } from "./dnnl.ts";
-import {
-  NATIVE_KERNELS,
-  nativeCalls,
-  nativeThresholds,
-  overridesEnabled,
-  registerNativeKernels,
-  setOverridesEnabled,
-} from "./kernels.ts";
-
-export { NATIVE_KERNELS, nativeCalls, nativeThresholds };
+import { nativeEnabled } from "./kernels.ts";
 
 /** What the native path is and why it is (not) available. */
 export interface NativeStatus {
@@ -87,32 +79,18 @@ export function nativeStatus(): NativeStatus {
   const file = dnnl.path.split("/").at(-1);
   return {
     available: true,
-    enabled: overridesEnabled(),
+    enabled: nativeEnabled(),
     label: `native oneDNN ${dnnl.version} kernels (${file})`,
-    reason: overridesEnabled() ? "" : "available but not enabled",
+    reason: nativeEnabled() ? "" : "available but not enabled",
     library: dnnl.path,
     version: dnnl.version,
   };
 }
 
 /**
- * Routes the wasm backend's conv, matmul and max-pool-gradient kernels to oneDNN (`true`) or back to wasm
- * (`false`). Call after the wasm training kernels are registered (`setBackend` does this).
- * Returns the resulting status; enabling is a no-op with a reason when unavailable.
+ * The oneDNN library, loaded on first call, or undefined when it is absent, not permitted or
+ * turned off with `SYMLAB_NATIVE=0` ({@linkcode nativeStatus} says which).
  */
-export function setNativeEnabled(on: boolean): NativeStatus {
-  if (!on) {
-    setOverridesEnabled(false);
-    return nativeStatus();
-  }
-  const status = nativeStatus();
-  if (!status.available) return status;
-  registerNativeKernels(load().dnnl!);
-  setOverridesEnabled(true);
-  return nativeStatus();
-}
-
-/** The oneDNN implementation chosen for a conv pass (for reports), or undefined. */
 export function nativeLibrary(): Dnnl | undefined {
   return nativeDisabledByEnv() ? undefined : load().dnnl;
 }

@@ -35,7 +35,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
-import { overridesEnabled } from "../native/kernels.ts";
+import { nativeEnabled } from "../native/kernels.ts";
+import { overrideKernel } from "../override.ts";
 
 type Info = tf.TensorInfo;
 type Backend = tf.KernelBackend;
@@ -224,7 +225,7 @@ function reduceLeading(
   if (m < 2 || c === 0) return undefined;
   const rest = x.shape.slice(k);
   const shape = keepDims ? [...Array(k).fill(1), ...rest] : rest;
-  if (!overridesEnabled()) return columnSums(backend, x, m, c, mean ? 1 / m : 1, shape);
+  if (!nativeEnabled()) return columnSums(backend, x, m, c, mean ? 1 / m : 1, shape);
   const ones = makeOutput(backend, [1, m], new Float32Array(m).fill(mean ? 1 / m : 1));
   const out = run("BatchMatMul", backend, { a: ones, b: { ...x, shape: [m, c] } }, {
     transposeA: false,
@@ -397,65 +398,30 @@ function maxLeading(backend: Backend, x: Info, k: number, keepDims: boolean): In
   return out;
 }
 
-type KernelArgs = Parameters<tf.KernelConfig["kernelFunc"]>[0];
-
 /**
- * Replaces wasm's kernel `name` by `body`; a call for which `body` returns undefined goes to the
- * replaced kernel (whose setup and dispose functions stay registered).
+ * Installs the missing training kernels on the wasm backend. Called once, by `installKernels`
+ * (lib/kernels/mod.ts), before the native kernels wrap them.
  */
-function override(name: string, body: (args: KernelArgs) => Info | undefined): void {
-  const own = tf.getKernel(name, "wasm");
-  if (!own) return;
-  tf.unregisterKernel(name, "wasm");
-  tf.registerKernel({ ...own, kernelFunc: (args) => body(args) ?? own.kernelFunc(args) });
-}
-
-let registered = false;
-
-/**
- * Registers the missing training kernels on the wasm backend (idempotent).
- *
- * @example
- * ```ts
- * registerWasmTrainingKernels();
- * await tf.setBackend("wasm");
- * tf.grad((w) => tf.conv2d(x, w, 1, "same").sum())(w); // works on wasm now
- * ```
- */
-export function registerWasmTrainingKernels(): void {
-  if (registered) return;
-  registered = true;
-  const shipped = tf.getKernel("Conv2DBackpropInput", "wasm");
-  if (shipped) {
-    tf.unregisterKernel("Conv2DBackpropInput", "wasm");
-    tf.registerKernel({
-      kernelName: "Conv2DBackpropInput",
-      backendName: "wasm",
-      setupFunc: shipped.setupFunc, // binds wasm's own kernel, still used for strides > 1
-      kernelFunc: (args) => {
-        const { inputs, backend: b, attrs } = args;
-        const a = attrs as Attrs;
-        const strides = typeof a.strides === "number"
-          ? [a.strides, a.strides]
-          : a.strides as number[];
-        const { dy, filter } = inputs as { dy: Info; filter: Info };
-        const stride1 = strides[0] === 1 && strides[1] === 1 && a.dataFormat !== "NCHW";
-        if (!stride1 || !padsFitFilter(filter.shape, a.inputShape as number[], a)) {
-          return shipped.kernelFunc(args); // strides > 1, or pads wider than the filter
-        }
-        return conv2dBackpropInputStride1(b as Backend, dy, filter, a.inputShape as number[], a);
-      },
-    });
-  }
+export function installWasmTrainingKernels(): void {
+  overrideKernel("Conv2DBackpropInput", "wasm", (args) => {
+    const { inputs, backend: b, attrs } = args;
+    const a = attrs as Attrs;
+    const strides = typeof a.strides === "number" ? [a.strides, a.strides] : a.strides as number[];
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    const stride1 = strides[0] === 1 && strides[1] === 1 && a.dataFormat !== "NCHW";
+    // strides > 1, or pads wider than the filter: wasm's own kernel
+    if (!stride1 || !padsFitFilter(filter.shape, a.inputShape as number[], a)) return;
+    return conv2dBackpropInputStride1(b as Backend, dy, filter, a.inputShape as number[], a);
+  });
   for (const name of ["Sum", "Mean"] as const) {
-    override(name, ({ inputs, backend, attrs }) => {
+    overrideKernel(name, "wasm", ({ inputs, backend, attrs }) => {
       const a = attrs as { axis: number | number[]; keepDims: boolean };
       const x = (inputs as { x: Info }).x;
       return reduceLeading(backend as Backend, x, a.axis, a.keepDims, name === "Mean");
     });
   }
 
-  override("GatherV2", (args) => {
+  overrideKernel("GatherV2", "wasm", (args) => {
     const { x, indices } = args.inputs as { x: Info; indices: Info };
     const a = args.attrs as { axis: number; batchDims?: number };
     if ((a.batchDims ?? 0) !== 0 || indices.dtype !== "int32" || x.dtype === "string") return;
@@ -466,24 +432,24 @@ export function registerWasmTrainingKernels(): void {
     (backend as { incRef(dataId: object): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
-  override("Identity", (args) => {
+  overrideKernel("Identity", "wasm", (args) => {
     const { x } = args.inputs as { x: Info };
     return x.dtype === "string" ? undefined : share(args.backend, x);
   });
-  override("Cast", (args) => {
+  overrideKernel("Cast", "wasm", (args) => {
     const { x } = args.inputs as { x: Info };
     const { dtype } = args.attrs as { dtype: tf.DataType };
     if (x.dtype === "string" || dtype === "string") return;
     if (x.dtype === dtype) return share(args.backend, x);
     if (dtype === "bool") return castToBool(args.backend as Backend, x);
   });
-  override("Reverse", (args) => {
+  overrideKernel("Reverse", "wasm", (args) => {
     const { x } = args.inputs as { x: Info };
     if (x.dtype === "string" || x.shape.length === 0) return;
     const dims = tf.util.parseAxisParam((args.attrs as { dims: number | number[] }).dims, x.shape);
     return reverse(args.backend as Backend, x, dims);
   });
-  override("Max", (args) => {
+  overrideKernel("Max", "wasm", (args) => {
     const { x } = args.inputs as { x: Info };
     const a = args.attrs as { reductionIndices: number | number[]; keepDims: boolean };
     const axes = [...new Set(tf.util.parseAxisParam(a.reductionIndices, x.shape))]
@@ -493,7 +459,7 @@ export function registerWasmTrainingKernels(): void {
     if (x.dtype !== "float32" || !leading || tf.util.sizeFromShape(x.shape) === 0) return;
     return maxLeading(args.backend as Backend, x, axes.length, a.keepDims);
   });
-  override("Equal", (args) => {
+  overrideKernel("Equal", "wasm", (args) => {
     const { a, b } = args.inputs as { a: Info; b: Info };
     // wasm's own kernel is fast without broadcasting; the loop wins with it.
     if (tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== b.dtype || a.dtype === "string") {
@@ -501,72 +467,56 @@ export function registerWasmTrainingKernels(): void {
     }
     return equal(args.backend as Backend, a, b);
   });
-  tf.registerKernel({
-    kernelName: CHANNEL_CHAIN,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { ops } = attrs as unknown as { ops: ChainOp[] };
-      const kernels = { sub: "Sub", mul: "Multiply", add: "Add" } as const;
-      const named = inputs as Record<string, Info>;
-      let y = named.x;
-      let k = 0;
-      for (const op of ops) {
-        const next = op === "square"
-          ? run("Square", backend as Backend, { x: y }, {})
-          : run(kernels[op], backend as Backend, { a: y, b: named[`o${k++}`] }, {});
-        if (y !== named.x) dispose(backend as Backend, y);
-        y = next;
-      }
-      return y;
-    },
+  overrideKernel(CHANNEL_CHAIN, "wasm", ({ inputs, backend, attrs }) => {
+    const { ops } = attrs as unknown as { ops: ChainOp[] };
+    const kernels = { sub: "Sub", mul: "Multiply", add: "Add" } as const;
+    const named = inputs as Record<string, Info>;
+    let y = named.x;
+    let k = 0;
+    for (const op of ops) {
+      const next = op === "square"
+        ? run("Square", backend as Backend, { x: y }, {})
+        : run(kernels[op], backend as Backend, { a: y, b: named[`o${k++}`] }, {});
+      if (y !== named.x) dispose(backend as Backend, y);
+      y = next;
+    }
+    return y;
   });
-  tf.registerKernel({
-    kernelName: "Conv2DBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const backend = b as Backend;
-      const { x, dy } = inputs as { x: Info; dy: Info };
-      const a = attrs as Attrs;
-      return conv2dBackpropFilter(
-        backend,
-        x,
-        dy,
-        a.filterShape as [number, number, number, number],
-        a,
-      );
-    },
+  overrideKernel("Conv2DBackpropFilter", "wasm", ({ inputs, backend: b, attrs }) => {
+    const backend = b as Backend;
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    const a = attrs as Attrs;
+    return conv2dBackpropFilter(
+      backend,
+      x,
+      dy,
+      a.filterShape as [number, number, number, number],
+      a,
+    );
   });
-  tf.registerKernel({
-    kernelName: "DepthwiseConv2dNativeBackpropInput",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const backend = b as Backend;
-      const { dy, filter } = inputs as { dy: Info; filter: Info };
-      const a = attrs as Attrs;
-      const full = blockDiagonal(backend, filter);
-      const out = run("Conv2DBackpropInput", backend, { dy, filter: full }, {
-        strides: a.strides,
-        pad: a.pad,
-        dataFormat: "NHWC",
-        dimRoundingMode: a.dimRoundingMode,
-        inputShape: a.inputShape,
-      });
-      dispose(backend, full);
-      return out;
-    },
+  overrideKernel("DepthwiseConv2dNativeBackpropInput", "wasm", ({ inputs, backend: b, attrs }) => {
+    const backend = b as Backend;
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    const a = attrs as Attrs;
+    const full = blockDiagonal(backend, filter);
+    const out = run("Conv2DBackpropInput", backend, { dy, filter: full }, {
+      strides: a.strides,
+      pad: a.pad,
+      dataFormat: "NHWC",
+      dimRoundingMode: a.dimRoundingMode,
+      inputShape: a.inputShape,
+    });
+    dispose(backend, full);
+    return out;
   });
-  tf.registerKernel({
-    kernelName: "DepthwiseConv2dNativeBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const backend = b as Backend;
-      const { x, dy } = inputs as { x: Info; dy: Info };
-      const a = attrs as Attrs;
-      const [kh, kw, c, m] = a.filterShape as [number, number, number, number];
-      const fullInfo = conv2dBackpropFilter(backend, x, dy, [kh, kw, c, c * m], a);
-      const diag = diagonalBlocks(backend, fullInfo, m);
-      dispose(backend, fullInfo);
-      return diag;
-    },
+  overrideKernel("DepthwiseConv2dNativeBackpropFilter", "wasm", ({ inputs, backend: b, attrs }) => {
+    const backend = b as Backend;
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    const a = attrs as Attrs;
+    const [kh, kw, c, m] = a.filterShape as [number, number, number, number];
+    const fullInfo = conv2dBackpropFilter(backend, x, dy, [kh, kw, c, c * m], a);
+    const diag = diagonalBlocks(backend, fullInfo, m);
+    dispose(backend, fullInfo);
+    return diag;
   });
 }

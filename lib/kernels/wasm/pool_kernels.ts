@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { overrideKernel } from "../override.ts";
 
 type Info = tf.TensorInfo;
 interface WasmBackend {
@@ -58,36 +59,29 @@ export function maxPoolGrad(
   return dx;
 }
 
-let registered = false;
-
-/** Replaces wasm's MaxPoolGrad with {@linkcode maxPoolGrad} (idempotent). */
-export function registerWasmPoolKernels(): void {
-  if (registered) return;
-  registered = true;
-  const shipped = tf.getKernel("MaxPoolGrad", "wasm");
-  if (shipped) tf.unregisterKernel("MaxPoolGrad", "wasm");
-  tf.registerKernel({
-    kernelName: "MaxPoolGrad",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, input } = inputs as { dy: Info; input: Info };
-      const a = attrs as {
-        filterSize: [number, number] | number;
-        strides: [number, number] | number;
-        pad: "valid" | "same" | number;
-        dimRoundingMode?: "floor" | "round" | "ceil";
-      };
-      const info = tf.backend_util.computePool2DInfo(
-        input.shape as [number, number, number, number],
-        a.filterSize,
-        a.strides,
-        1,
-        a.pad,
-        a.dimRoundingMode,
-      );
-      const wasm = backend as unknown as WasmBackend;
-      const dx = maxPoolGrad(wasm.readSync(input.dataId), wasm.readSync(dy.dataId), info);
-      return wasm.makeOutput(input.shape, "float32", undefined, dx);
-    },
+/**
+ * Replaces wasm's MaxPoolGrad with {@linkcode maxPoolGrad}. Called once, by `installKernels`
+ * (lib/kernels/mod.ts), before the native MaxPoolGrad wraps it.
+ */
+export function installWasmPoolKernels(): void {
+  overrideKernel("MaxPoolGrad", "wasm", ({ inputs, backend, attrs }) => {
+    const { dy, input } = inputs as { dy: Info; input: Info };
+    const a = attrs as {
+      filterSize: [number, number] | number;
+      strides: [number, number] | number;
+      pad: "valid" | "same" | number;
+      dimRoundingMode?: "floor" | "round" | "ceil";
+    };
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const wasm = backend as unknown as WasmBackend;
+    const dx = maxPoolGrad(wasm.readSync(input.dataId), wasm.readSync(dy.dataId), info);
+    return wasm.makeOutput(input.shape, "float32", undefined, dx);
   });
 }
