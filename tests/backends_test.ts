@@ -23,6 +23,7 @@ import {
   maxAbsDiff,
   randomArray,
   randomTensor,
+  requireInCI,
   useBackend,
 } from "./helpers.ts";
 
@@ -153,6 +154,12 @@ Deno.test("setBackend obeys explicit names, rejects unknown ones, and auto says 
   assert.equal(auto.name, adapter && !software ? "webgpu" : "wasm", auto.reason);
   if (software) assert.match(auto.reason, /software rasteriser/);
 });
+
+requireInCI(
+  "a WebGPU adapter",
+  hasWebGPU,
+  "navigator.gpu.requestAdapter() gave none (apt-get install mesa-vulkan-drivers for llvmpipe)",
+);
 
 Deno.test({
   name: "setBackend('webgpu') runs on the adapter it reports",

@@ -15,6 +15,7 @@ import {
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { shapeMask } from "../lib/data/synthetic.ts";
 import { Md5, md5 } from "../lib/data/md5.ts";
+import { requireInCI } from "./helpers.ts";
 import { readTar } from "../lib/data/tar.ts";
 
 // ---- fixtures in the real formats, made in code ----
@@ -596,7 +597,11 @@ Deno.test("fashion-mnist downloads the four gzipped IDX files, MD5-checked, when
   await Deno.remove(empty, { recursive: true });
 });
 
-const debian = await Deno.stat("/usr/share/datasets/fashion-mnist").then(() => true, () => false);
+const debian = requireInCI(
+  "Debian's dataset-fashion-mnist",
+  await Deno.stat("/usr/share/datasets/fashion-mnist").then(() => true, () => false),
+  "/usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist)",
+);
 Deno.test({
   name: "Debian's dataset-fashion-mnist loads with 60,000 + 10,000 images in 10 classes",
   ignore: !debian,

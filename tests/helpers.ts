@@ -25,6 +25,26 @@ export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | Arra
   return m;
 }
 
+/** CI sets CI=true: there a missing component fails its test instead of skipping it. */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/**
+ * Registers a test "<component> is available in CI" that fails in CI when the component is
+ * missing (.ci/run installs it), and is skipped on a developer's machine; the tests of the
+ * component itself are then `ignore: !available`. Returns `available`.
+ */
+export function requireInCI(component: string, available: boolean, hint: string): boolean {
+  Deno.test({
+    name: `${component} is available in CI`,
+    ignore: !IN_CI,
+    fn: () => {
+      if (!available) throw new Error(`CI=true but ${component} is missing: ${hint}`);
+    },
+  });
+  if (!available && !IN_CI) console.error(`${component} tests ignored: ${hint}`);
+  return available;
+}
+
 /** Whether a hardware or software WebGPU adapter is available in this process. */
 export const hasWebGPU = await (async () => {
   try {
