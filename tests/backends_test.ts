@@ -158,7 +158,7 @@ Deno.test("setBackend obeys explicit names, rejects unknown ones, and auto says 
 requireInCI(
   "a WebGPU adapter",
   hasWebGPU,
-  "navigator.gpu.requestAdapter() gave none (apt-get install mesa-vulkan-drivers for llvmpipe)",
+  "navigator.gpu.requestAdapter() gave none (.ci/run installs libegl-mesa0 and libgl1-mesa-dri: llvmpipe through GL)",
 );
 
 Deno.test({
