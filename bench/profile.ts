@@ -3,7 +3,7 @@
  * per-kernel timings (tf.profile) of one training step. Used by `scripts/bench.ts`.
  *
  * Training images/s are taken over full steps (forward + backward + optimizer update, SGD with
- * momentum as in `peers/torch_reference.py`), each step synchronised by reading the loss, after
+ * momentum as in `bench/torch_reference.py`), each step synchronised by reading the loss, after
  * warm-up steps that are not counted; the median step time gives the rate.
  *
  * @module
@@ -25,7 +25,7 @@ export interface ConvShape {
 /**
  * The convolutions of a model's trunk as ordinary conv2d shapes, for an input of
  * `height × width`: the lifting conv reads C input channels and writes 4·w; a group conv
- * reads 4·c and writes 4·w (DESIGN.md). Pools halve the size (rounding up) between stages.
+ * reads 4·c and writes 4·w (docs/design.md). Pools halve the size (rounding up) between stages.
  */
 export function trunkConvs(config: ModelConfig, height: number, width: number): ConvShape[] {
   const p4 = config.model === "symmetric" ? 4 : 1;

@@ -1,6 +1,6 @@
 /**
  * What symlab's convolutions share: config, bias per G-channel, output shape, and "transform
- * the filter bank, then one ordinary conv2d" (DESIGN.md). Subclasses say only how the learned
+ * the filter bank, then one ordinary conv2d" (docs/design.md). Subclasses say only how the learned
  * kernel is shaped, how it becomes a conv2d filter, and how many group elements each output
  * channel has (`order`: 4 for the P4 layers, 1 for {@linkcode Z2Conv2D}).
  *
@@ -41,8 +41,8 @@ export abstract class ConvBase extends tf.layers.Layer {
   readonly padding: Padding;
   readonly useBias: boolean;
   readonly seed?: number;
-  private kernel!: tf.LayerVariable;
-  private bias?: tf.LayerVariable;
+  protected kernel!: tf.LayerVariable;
+  protected bias?: tf.LayerVariable;
 
   constructor(args: ConvArgs) {
     super(args);

@@ -4,7 +4,7 @@
  * One learned filter bank `w` of shape [k, k, Cin, Cout] is applied in its four rotations:
  * output channel `o·4 + r` is `[x ⋆ rot(w, r)](p) = Σ_q x(p + q) · w(R⁻ʳ q)`. Turning the
  * input by g turns every output plane by g and moves rotation r to r + g, i.e.
- * `Φ(g·x) = g·Φ(x)` with the P4 action `(g·f)(p, r) = f(g⁻¹p, r − g)` of DESIGN.md.
+ * `Φ(g·x) = g·Φ(x)` with the P4 action `(g·f)(p, r) = f(g⁻¹p, r − g)` of docs/design.md.
  *
  * Input [N, H, W, Cin] -> output [N, H', W', Cout·4].
  *

@@ -1,6 +1,6 @@
 /**
  * Per-channel standardisation `(x − mean) / std` with constants stored in the layer config,
- * so a checkpoint carries its own input normalisation (DESIGN.md: the model owns it). Images
+ * so a checkpoint carries its own input normalisation (docs/design.md: the model owns it). Images
  * enter the model as NHWC float32 in [0, 1].
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The invariance score of DESIGN.md: for the class distribution p of an image and q of its
+ * The invariance score of docs/design.md: for the class distribution p of an image and q of its
  * transform, `score = 1 − JSD(p, q)` with the Jensen–Shannon divergence in bits (log base 2),
  * so the score lies in [0, 1]: 1 for identical predictions, 0 for disjoint ones.
  *

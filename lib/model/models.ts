@@ -8,7 +8,7 @@
  *   global average pool (`gap`, the PyTorch reference trunk).
  *
  * A P4 layer with C filters has C·4 channels, so at equal parameters the symmetric model has
- * half the widths of the baseline and about four times its convolution FLOPs (DESIGN.md).
+ * half the widths of the baseline and about four times its convolution FLOPs (docs/design.md).
  * Both output **logits**; apply softmax for probabilities.
  *
  * @module
@@ -90,7 +90,7 @@ export const presets: Record<string, Preset> = {
   },
   reference: {
     description:
-      "exactly the trunks of peers/torch_reference.py (global average pool + linear head), the speed yardstick",
+      "exactly the trunks of bench/torch_reference.py (global average pool + linear head), the speed yardstick",
     widths: { baseline: [32, 64, 128], symmetric: [16, 32, 64] },
     convsPerStage: 2,
     head: "gap",
@@ -117,7 +117,7 @@ export class ModelConfigError extends Error {
 /** Builds and validates the full config of a model from a preset name and options. */
 export function modelConfig(name: ModelName, options: CreateModelOptions = {}): ModelConfig {
   const presetName = options.preset ?? "small";
-  const preset = presets[presetName];
+  const preset = Object.hasOwn(presets, presetName) ? presets[presetName] : undefined;
   if (!preset) {
     throw new ModelConfigError(
       `Unknown preset "${presetName}": expected one of ${Object.keys(presets).join(", ")}`,
