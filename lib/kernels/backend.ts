@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { installKernels, nativeDisabledByEnv, setNativeEnabled } from "./mod.ts";
+import { guardSyncReads } from "./webgpu_reads.ts";
 
 /** Backend names a user may ask for. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -78,7 +79,8 @@ function registerWebGPU(adapter: GPUAdapter): void {
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
       },
     });
-    return new WebGPUBackend(device, adapter.info as never);
+    // Sync reads of GPU tensors throw a one-line error instead of tfjs' canvas crash in Deno.
+    return guardSyncReads(new WebGPUBackend(device, adapter.info as never));
   }, 1);
 }
 
