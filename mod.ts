@@ -17,6 +17,17 @@
  */
 export { BACKEND_NAMES, BackendError, setBackend } from "./lib/kernels/backend.ts";
 export type { BackendChoice, BackendName } from "./lib/kernels/backend.ts";
+export {
+  DEFAULT_NATIVE_THRESHOLDS,
+  installKernels,
+  nativeCallStats,
+  nativeStatus,
+  nativeThresholds,
+  resetNativeCallStats,
+  setNativeEnabled,
+  setNativeThresholds,
+} from "./lib/kernels/mod.ts";
+export type { KernelOptions, NativeStatus, NativeThresholds } from "./lib/kernels/mod.ts";
 export { mod4, rot90, rotP4 } from "./layers/group.ts";
 export {
   buildModel,
