@@ -250,7 +250,7 @@ async function status(out: string) {
       : s.state === "done"
       ? `${s.epoch}/${spec.epochs} epochs, evaluated`
       : s.step === "eval"
-      ? "evaluating"
+      ? "trained, eval not finished"
       : s.logEpoch
       ? `epoch ${s.logEpoch.join("/")} (checkpoint at ${s.epoch})`
       : "";
