@@ -15,6 +15,10 @@ import { P4mConv2D } from "./p4m_conv.ts";
 import { P4mLiftConv2D } from "./p4m_lift_conv.ts";
 import { P4mPool } from "./p4m_pool.ts";
 import { P4mSpatialPyramidPool } from "./p4m_spatial_pyramid_pool.ts";
+import { ScaleBatchNorm } from "./scale_batch_norm.ts";
+import { ScaleConv2D } from "./scale_conv.ts";
+import { ScaleLiftConv2D } from "./scale_lift_conv.ts";
+import { ScalePool } from "./scale_pool.ts";
 import { SpatialPyramidPool } from "./spatial_pyramid_pool.ts";
 import { Standardize } from "./standardize.ts";
 import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
@@ -32,6 +36,10 @@ export {
   P4mSpatialPyramidPool,
   P4Pool,
   P4SpatialPyramidPool,
+  ScaleBatchNorm,
+  ScaleConv2D,
+  ScaleLiftConv2D,
+  ScalePool,
   SpatialPyramidPool,
   Standardize,
   SymmetricMaxPool2D,
@@ -43,6 +51,10 @@ export type { P4PoolArgs } from "./p4_pool.ts";
 export type { P4mPoolArgs } from "./p4m_pool.ts";
 export type { P4mSpatialPyramidPoolArgs } from "./p4m_spatial_pyramid_pool.ts";
 export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
+export type { ScaleBatchNormArgs } from "./scale_batch_norm.ts";
+export type { ScaleConv2DArgs } from "./scale_conv.ts";
+export type { ScaleConvArgs } from "./scale_lift_conv.ts";
+export type { ScalePoolArgs } from "./scale_pool.ts";
 export type { SpatialPyramidPoolArgs } from "./spatial_pyramid_pool.ts";
 export type { StandardizeArgs } from "./standardize.ts";
 export { binEdges } from "./pyramid_bins.ts";
@@ -63,6 +75,10 @@ for (
     P4mBatchNorm,
     P4mPool,
     P4mSpatialPyramidPool,
+    ScaleLiftConv2D,
+    ScaleConv2D,
+    ScaleBatchNorm,
+    ScalePool,
     SymmetricMaxPool2D,
     Standardize,
   ]

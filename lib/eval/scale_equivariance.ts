@@ -1,0 +1,73 @@
+/**
+ * Measured scale equivariance (Sosnovik et al. 2020, §6.1): for a map Φ, a rescaling Dₛ of
+ * the input and the matching action D′ₛ on the output (the same spatial rescale, plus a shift
+ * of t = log_q s steps along the scale axis for scale maps),
+ *
+ *   Δ(x) = ‖Φ(Dₛx) − D′ₛΦ(x)‖² / ‖D′ₛΦ(x)‖²
+ *
+ * over the scales that exist on both sides (output scale i with 0 ≤ i − t < S) and the
+ * interior of the plane (a border of 1/8 of each side is left out: zero padding and the
+ * resize's edge rule are not scale-equivariant, and the claim is about the interior).
+ * Rescaling is `tf.image.resizeBilinear` with half-pixel centres, the same on both sides.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { shiftScales } from "../../layers/group.ts";
+
+/** Rescales NHWC images by `factor` (bilinear, half-pixel centres) to round(factor·side). */
+export function rescale(x: tf.Tensor4D, factor: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const size: [number, number] = [Math.round(h * factor), Math.round(w * factor)];
+  return tf.tidy(() => tf.image.resizeBilinear(x, size, false, true));
+}
+
+/** How the output of Φ carries scales: S scales × R rotations per channel (1 × 1 for none). */
+export interface ScaleLayout {
+  scales: number;
+  rotations: number;
+}
+
+/**
+ * Δ for each image of the batch x [N, H, W, C]: `factor` = qᵗ, `shift` = t (0 for maps
+ * without a scale axis, which then only get the spatial rescale).
+ */
+export function equivarianceErrors(
+  phi: (x: tf.Tensor4D) => tf.Tensor4D,
+  x: tf.Tensor4D,
+  factor: number,
+  shift: number,
+  layout: ScaleLayout,
+): number[] {
+  return tf.tidy(() => {
+    const a = phi(rescale(x, factor));
+    const [n, h, w, c] = a.shape;
+    const moved = tf.image.resizeBilinear(phi(x), [h, w], false, true) as tf.Tensor4D;
+    const b = layout.scales > 1
+      ? shiftScales(moved, layout.scales, layout.rotations, shift)
+      : moved;
+    const block = layout.scales * layout.rotations;
+    const mask = new Float32Array(c).map((_, ch) => {
+      const i = Math.floor((ch % block) / layout.rotations);
+      return layout.scales === 1 || (i - shift >= 0 && i - shift < layout.scales) ? 1 : 0;
+    });
+    const [mh, mw] = [Math.floor(h / 8), Math.floor(w / 8)];
+    const crop = (t: tf.Tensor4D) =>
+      t.slice([0, mh, mw, 0], [n, h - 2 * mh, w - 2 * mw, c]).mul(tf.tensor1d(mask));
+    const diff = crop(a).sub(crop(b)).square().sum([1, 2, 3]).dataSync();
+    const norm = crop(b).square().sum([1, 2, 3]).dataSync();
+    return Array.from(diff, (d, i) => d / Math.max(norm[i], 1e-30));
+  });
+}
+
+/** Mean of {@linkcode equivarianceErrors} over the batch. */
+export function meanEquivarianceError(
+  phi: (x: tf.Tensor4D) => tf.Tensor4D,
+  x: tf.Tensor4D,
+  factor: number,
+  shift: number,
+  layout: ScaleLayout,
+): number {
+  const errors = equivarianceErrors(phi, x, factor, shift, layout);
+  return errors.reduce((s, e) => s + e, 0) / errors.length;
+}
