@@ -25,7 +25,7 @@ import * as tf from "@tensorflow/tfjs";
 import jpeg from "jpeg-js";
 import { z } from "zod";
 import { rot90 as rotPlane90 } from "../layers/group.ts";
-import { LUMA_BT601, resampleWeights } from "./image/decode.ts";
+import { LUMA_BT601, resampleWeights } from "./image/resample.ts";
 
 /** What a resampling transform reads outside the image: a constant, or the nearest edge pixel. */
 export type Fill = number | "edge";

@@ -1,5 +1,6 @@
 /**
- * `POST /classify`: an image (multipart field `img`, or a raw `image/png` / `image/jpeg` body)
+ * `POST /classify`: an image (multipart field `img`, or a raw body; PNG, JPEG, WebP, AVIF, TIFF
+ * or the first frame of a GIF)
  * classified by each requested model together with its transforms, with an invariance score
  * `1 − JSD(p, q)` per transform.
  *
@@ -17,9 +18,11 @@
  * Order of checks, cheapest first, so that a bad request costs little: query (422), readiness
  * (503), declared Content-Length (413), the body read with a running byte count (413 as soon as
  * it passes the limit; 408 if the upload is slower than the body timeout), type from the magic
- * bytes (400/415), pixel count from the header (413); only then is the request queued (503 when
- * full), decoded and classified. A slow upload never holds the model: its job is queued only
- * once its body is complete.
+ * bytes (400 unknown; 415 naming SVG, PDF and other types that are not decoded), pixel count from
+ * the header that libvips reads without decoding (413); only then is the request queued (503 when
+ * full), decoded (with libvips' own pixel limit at `maxPixels` too; 400 with the decoder's
+ * reason for a truncated or corrupt file) and classified. A slow upload never holds the model:
+ * its job is queued only once its body is complete.
  *
  * @module
  */
@@ -189,7 +192,7 @@ export function classifyRoutes(state: ServerState): Hono {
     const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
     const bytes = await imageBytes(c.req.header("content-type") ?? "", body);
     // Throws the ImageError for empty, unknown and unsupported bytes and a broken header.
-    const header = readImageHeader(bytes);
+    const header = await readImageHeader(bytes);
     if (header.width * header.height > limits.maxPixels) {
       throw new ImageError(
         "too_many_pixels",

@@ -165,7 +165,7 @@ Deno.test("/classify 400 for empty, non-image, truncated, corrupt and zero-size 
     400,
     "not_image",
   );
-  assert.match(text, /Expected a PNG or JPEG image/);
+  assert.match(text, /Expected a raster image \(PNG, JPEG, WebP, AVIF, TIFF or GIF\)/);
   await errorOf(await classify("", multipart(png.subarray(0, png.length - 30))), 400, "truncated");
   await errorOf(await classify("", multipart(jpeg.subarray(0, 200))), 400);
   await errorOf(await classify("", multipart(corruptPng())), 400, "corrupt");
@@ -182,15 +182,19 @@ Deno.test("/classify 400 for empty, non-image, truncated, corrupt and zero-size 
   assert.equal((await classify("?rotate=90", multipart(png))).status, 200, "still serving");
 });
 
-Deno.test("/classify 415 names GIF and WebP", async () => {
+Deno.test("/classify 415 names SVG and PDF; a broken GIF or WebP is 400", async () => {
+  const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"/>');
+  assert.match(await errorOf(await classify("", multipart(svg)), 415, "unsupported_type"), /SVG/);
+  const pdf = new TextEncoder().encode("%PDF-1.7\n");
+  assert.match(await errorOf(await classify("", pdf), 415, "unsupported_type"), /PDF/);
   const gif = new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;");
-  assert.match(await errorOf(await classify("", multipart(gif)), 415, "unsupported_type"), /GIF/);
+  await errorOf(await classify("", multipart(gif)), 400, "corrupt");
   const webp = Uint8Array.from([
     ...new TextEncoder().encode("RIFF"),
     ...[0, 0, 0, 0],
     ...new TextEncoder().encode("WEBPVP8 "),
   ]);
-  assert.match(await errorOf(await classify("", webp), 415, "unsupported_type"), /WebP/);
+  await errorOf(await classify("", webp), 400, "corrupt"); // a RIFF that claims 0 bytes
 });
 
 Deno.test("/classify 413: declared length, while streaming, and pixel count from the header", async () => {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { resampleWeights, toModelInput } from "../lib/image/decode.ts";
+import { resampleWeights, toModelInput } from "../lib/image/resample.ts";
 import {
   contrast,
   type Fill,

@@ -8,7 +8,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LoadedModel } from "../model/checkpoint.ts";
-import { type DecodedImage, toModelInput } from "../image/decode.ts";
+import type { DecodedImage } from "../image/decode.ts";
+import { toModelInput } from "../image/resample.ts";
 import { argmax, invarianceScore, topK } from "../eval/invariance.ts";
 import type { ModelName } from "../model/models.ts";
 import { rot90, rotate, zoom } from "../transforms.ts";

@@ -158,7 +158,7 @@ export class InferenceQueue {
     for (const entry of group) {
       const { bytes, maxPixels, models, transforms, k } = entry.request;
       try {
-        const image = decodeImage(bytes, { maxPixels });
+        const image = await decodeImage(bytes, { maxPixels });
         decoded.push({ entry, job: { image, models, transforms, k } });
       } catch (e) {
         entry.reject(e);
