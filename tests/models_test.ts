@@ -13,7 +13,8 @@ import {
   rot90,
   saveCheckpoint,
 } from "../mod.ts";
-import type { CheckpointMeta } from "../mod.ts";
+import type { CheckpointMeta, ModelName } from "../mod.ts";
+import { d4Image } from "../layers/group.ts";
 import { maxAbsDiff, randomTensor, tensorDelta, useBackend } from "./helpers.ts";
 
 await useBackend("wasm");
@@ -36,7 +37,7 @@ function trainSteps(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, steps: nu
   return losses;
 }
 
-function meta(model: tf.LayersModel, name: "baseline" | "symmetric") {
+function meta(model: tf.LayersModel, name: ModelName) {
   return {
     model: name,
     config: modelConfig(name, { preset: "tiny", numClasses: 10 }),
@@ -69,12 +70,14 @@ for (const name of MODEL_NAMES) {
   });
 }
 
-Deno.test("parameter counts of baseline and symmetric agree within 10% in every preset", () => {
+Deno.test("every model's parameter count is within 10% of the baseline's in every preset", () => {
   for (const preset of Object.keys(presets)) {
     for (const numClasses of [10, 100]) {
       const b = countParams(createModel("baseline", { preset, numClasses }));
-      const s = countParams(createModel("symmetric", { preset, numClasses }));
-      assert.ok(Math.abs(s / b - 1) <= 0.1, `${preset}/${numClasses}: ${b} vs ${s}`);
+      for (const name of MODEL_NAMES) {
+        const s = countParams(createModel(name, { preset, numClasses }));
+        assert.ok(Math.abs(s / b - 1) <= 0.1, `${name} ${preset}/${numClasses}: ${b} vs ${s}`);
+      }
     }
   }
 });
@@ -154,4 +157,44 @@ Deno.test("a corrupt checkpoint is refused naming the file; an interrupted save 
   const loaded = await loadCheckpoint(ck);
   assert.equal(loaded.meta.model, "baseline");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("p4m, scale, rotscale parameter counts derived by hand (reference preset, 100 classes)", () => {
+  // p4m: lift 9·3·12 = 324, group convs 72·(12·12 + 12·23 + 23·23 + 23·46 + 46·46) = 296,856,
+  // BN 2·(2·12 + 2·23 + 2·46) = 324, linear 46·100 + 100 = 4,700.
+  assert.equal(countParams(createModel("p4m", { preset: "reference" })), 302_204);
+  // scale: 9 basis coefficients per (in, out) pair with window 1, like a 3×3 kernel: the
+  // baseline's count exactly; rotscale likewise the symmetric model's.
+  assert.equal(countParams(createModel("scale", { preset: "reference" })), 300_356);
+  assert.equal(countParams(createModel("rotscale", { preset: "reference" })), 293_076);
+});
+
+Deno.test("p4m probabilities are invariant to all 8 turns and mirrors, before and after training", () => {
+  const x = randomTensor<tf.Rank.R4>([4, 16, 16, 3], 5).add(1).div(2) as tf.Tensor4D;
+  const y = tf.oneHot(tf.tensor1d([1, 2, 3, 4], "int32"), 10);
+  const model = createModel("p4m", { preset: "tiny", numClasses: 10 });
+  for (const trained of [false, true]) {
+    if (trained) trainSteps(model, x, y, 3);
+    for (let g = 1; g < 8; g++) {
+      const d = maxAbsDiff(probs(model, x), probs(model, d4Image(x, g)));
+      assert.ok(d <= 1e-4, `trained=${trained} g=${g}: ${d}`);
+    }
+  }
+});
+
+Deno.test("rotscale probabilities are invariant to 90° turns, before and after training", () => {
+  const x = randomTensor<tf.Rank.R4>([4, 16, 16, 3], 6).add(1).div(2) as tf.Tensor4D;
+  const y = tf.oneHot(tf.tensor1d([1, 2, 3, 4], "int32"), 10);
+  const model = createModel("rotscale", { preset: "tiny", numClasses: 10 });
+  for (const trained of [false, true]) {
+    if (trained) trainSteps(model, x, y, 3);
+    for (let k = 1; k < 4; k++) {
+      const d = maxAbsDiff(probs(model, x), probs(model, rot90(x, k)));
+      assert.ok(d <= 1e-4, `trained=${trained} k=${k}: ${d}`);
+    }
+  }
+  // Mirrors are not in its group (the negative control for the D4 test above).
+  const scale = createModel("scale", { preset: "tiny", numClasses: 10 });
+  const d = maxAbsDiff(scale.predict(x) as tf.Tensor, scale.predict(rot90(x, 1)) as tf.Tensor);
+  assert.ok(d > 1e-3, `the scale model has no rotation symmetry (${d})`);
 });

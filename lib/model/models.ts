@@ -20,16 +20,30 @@ import {
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
+  P4mBatchNorm,
+  P4mConv2D,
+  P4mLiftConv2D,
+  P4mPool,
+  P4mSpatialPyramidPool,
   P4Pool,
   P4SpatialPyramidPool,
+  ScaleBatchNorm,
+  ScaleConv2D,
+  ScaleLiftConv2D,
+  ScalePool,
   SpatialPyramidPool,
   Standardize,
   SymmetricMaxPool2D,
   Z2Conv2D,
 } from "../../layers/mod.ts";
+import { SCALE_DEFAULTS } from "../../layers/group.ts";
 
-/** The two model families. */
-export const MODEL_NAMES = ["baseline", "symmetric"] as const;
+/**
+ * The model families: `baseline` and `symmetric` (the paper's), then `p4m` (turns and
+ * mirrors), `scale` (a scale-equivariant trunk) and `rotscale` (turns and scales together).
+ * Each is built by its entry in {@linkcode MODELS}.
+ */
+export const MODEL_NAMES = ["baseline", "symmetric", "p4m", "scale", "rotscale"] as const;
 export type ModelName = typeof MODEL_NAMES[number];
 
 const positiveInt = z.number().int().positive();
@@ -49,6 +63,13 @@ export const ModelConfigSchema = z.object({
   bnMomentum: z.number().min(0).max(1),
   /** Seed of the weight initializers; layer i uses seed·1000 + i. */
   seed: z.number().int().min(0).default(0),
+  /** Scale layers of `scale` and `rotscale` (absent for the others; see SCALE_MODEL). */
+  scale: z.object({
+    sigmas: z.array(z.number().positive()).min(1),
+    kernelSize: positiveInt.refine((k) => k % 2 === 1, "scale.kernelSize must be odd"),
+    basisOrder: z.number().int().min(0),
+    window: positiveInt,
+  }).optional(),
 });
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
@@ -62,13 +83,43 @@ export interface Preset {
 }
 
 /**
- * Named presets. Symmetric widths are half the baseline's so that parameter counts match
- * (a P4 conv with C filters has 4·C channels and 4× the kernel of an ordinary conv).
+ * The scale layers of the `scale` and `rotscale` models: SCALE_DEFAULTS (3 scales σ₀ = 0.9 px
+ * apart by √2, 7×7 kernels, 9 basis functions) with a window of 1 scale in the scale-to-scale
+ * convs: a window W > 1 loses equivariance at W − 1 more scales per layer at the end of the
+ * range (measured in docs/results/equivariance.md), which three scales cannot afford.
+ */
+export const SCALE_MODEL = {
+  sigmas: [...SCALE_DEFAULTS.sigmas],
+  kernelSize: SCALE_DEFAULTS.kernelSize,
+  basisOrder: SCALE_DEFAULTS.basisOrder,
+  window: 1,
+};
+
+// p4m widths: ≈ 1/√8 of the baseline's, fitted (by counting, see tests/models_test.ts) so
+// that both 10 and 100 classes stay within 10%: the p4m head vector (max + mean per bin) is
+// 2·C per bin against the baseline's C, which moves the balance with the class count.
+const P4M_TINY = [3, 7];
+const P4M_SMALL = [6, 10, 26];
+const P4M_PAPER = [23, 46, 92];
+const P4M_REFERENCE = [12, 23, 46];
+
+/**
+ * Named presets. Widths per family so that parameter counts match the baseline's within 10%:
+ * a P4 conv with C filters has 4·C channels and 4× the kernel of an ordinary conv (half the
+ * widths), a p4m conv 8× (widths ≈ 1/√8, rounded so the total matches); a scale conv with
+ * window 1 has 9 coefficients per (input, output) pair like a 3×3 kernel (the baseline's
+ * widths) and rotscale the P4 count (the symmetric widths).
  */
 export const presets: Record<string, Preset> = {
   tiny: {
     description: "for tests: two stages of one conv, trains a step in well under a second",
-    widths: { baseline: [8, 16], symmetric: [4, 8] },
+    widths: {
+      baseline: [8, 16],
+      symmetric: [4, 8],
+      p4m: P4M_TINY,
+      scale: [8, 16],
+      rotscale: [4, 8],
+    },
     convsPerStage: 1,
     head: "spp",
     sppLevels: [1, 2],
@@ -76,14 +127,26 @@ export const presets: Record<string, Preset> = {
   small: {
     description:
       "the default: CPU-sized (a quarter of the reference trunk's FLOPs), three stages of two convs, SPP head {1, 2, 4}",
-    widths: { baseline: [16, 32, 64], symmetric: [8, 16, 32] },
+    widths: {
+      baseline: [16, 32, 64],
+      symmetric: [8, 16, 32],
+      p4m: P4M_SMALL,
+      scale: [16, 32, 64],
+      rotscale: [8, 16, 32],
+    },
     convsPerStage: 2,
     head: "spp",
     sppLevels: [1, 2, 4],
   },
   paper: {
     description: "larger, for a GPU: three stages of three convs, SPP head {1, 2, 4}",
-    widths: { baseline: [64, 128, 256], symmetric: [32, 64, 128] },
+    widths: {
+      baseline: [64, 128, 256],
+      symmetric: [32, 64, 128],
+      p4m: P4M_PAPER,
+      scale: [64, 128, 256],
+      rotscale: [32, 64, 128],
+    },
     convsPerStage: 3,
     head: "spp",
     sppLevels: [1, 2, 4],
@@ -91,7 +154,13 @@ export const presets: Record<string, Preset> = {
   reference: {
     description:
       "exactly the trunks of bench/torch_reference.py (global average pool + linear head), the speed yardstick",
-    widths: { baseline: [32, 64, 128], symmetric: [16, 32, 64] },
+    widths: {
+      baseline: [32, 64, 128],
+      symmetric: [16, 32, 64],
+      p4m: P4M_REFERENCE,
+      scale: [32, 64, 128],
+      rotscale: [16, 32, 64],
+    },
     convsPerStage: 2,
     head: "gap",
     sppLevels: [1],
@@ -139,6 +208,7 @@ export function modelConfig(name: ModelName, options: CreateModelOptions = {}): 
       { mean: Array(channels).fill(0.5), std: Array(channels).fill(0.25) },
     bnMomentum: 0.9,
     seed: options.seed ?? 0,
+    ...(MODELS[name].scales ? { scale: structuredClone(SCALE_MODEL) } : {}),
   });
 }
 
@@ -161,9 +231,130 @@ export function parseModelConfig(raw: unknown): ModelConfig {
   return config;
 }
 
+/** How one model family is built from a config: its stages' blocks and its head. */
+export interface ModelBuilder {
+  /** The symmetry group built into the layers, as `/models` and reports show it. */
+  group: string;
+  /** Whether the config carries `scale` (the scale layers' settings). */
+  scales: boolean;
+  /** Adds conv → batch norm for one block; `first` is the model's first conv. */
+  block(model: tf.Sequential, config: ModelConfig, args: BlockArgs, first: boolean): void;
+  /** Adds the invariant head up to the feature vector (before the head BN and the logits). */
+  head(model: tf.Sequential, config: ModelConfig): void;
+}
+
+/** The arguments every conv of a model gets. */
+export interface BlockArgs {
+  filters: number;
+  kernelSize: number;
+  padding: "same";
+  seed: number;
+}
+
+const bn = (config: ModelConfig) => ({ momentum: config.bnMomentum, epsilon: 1e-5 });
+
+/** Scale-layer arguments of a config (`rotations` 1 for `scale`, 4 for `rotscale`). */
+function scaleArgs(config: ModelConfig, rotations: 1 | 4) {
+  const s = config.scale;
+  if (!s) throw new ModelConfigError(`Invalid model config: scale: required for "${config.model}"`);
+  return { sigmas: s.sigmas, basisOrder: s.basisOrder, kernelSize: s.kernelSize, rotations };
+}
+
+/**
+ * The registry: one builder per family. Every family shares the recipe of
+ * {@linkcode buildModel} (standardise, stages of blocks + ReLU with a symmetric 2× max-pool
+ * between stages, an invariant head, BN, dense logits) and differs only in its layers.
+ */
+export const MODELS: Record<ModelName, ModelBuilder> = {
+  baseline: {
+    group: "Z2 (translations)",
+    scales: false,
+    block(model, config, args) {
+      model.add(new Z2Conv2D(args));
+      model.add(new BatchNorm(bn(config)));
+    },
+    head(model, config) {
+      if (config.head === "gap") model.add(tf.layers.globalAveragePooling2d({}));
+      else model.add(new SpatialPyramidPool({ levels: config.sppLevels }));
+    },
+  },
+  symmetric: {
+    group: "p4 (90° turns)",
+    scales: false,
+    block(model, config, args, first) {
+      model.add(first ? new P4LiftConv2D(args) : new P4Conv2D(args));
+      model.add(new P4BatchNorm(bn(config)));
+    },
+    head(model, config) {
+      if (config.head === "gap") {
+        model.add(new P4Pool({ mode: "max" }));
+        model.add(tf.layers.globalAveragePooling2d({}));
+      } else {
+        // Max and mean over each orbit: invariant, and as long as the baseline's SPP vector
+        // (2·C/2 = C per bin), so both heads have the same number of parameters.
+        model.add(new P4SpatialPyramidPool({ levels: config.sppLevels, reduce: "max+mean" }));
+      }
+    },
+  },
+  p4m: {
+    group: "p4m (90° turns and mirrors)",
+    scales: false,
+    block(model, config, args, first) {
+      model.add(first ? new P4mLiftConv2D(args) : new P4mConv2D(args));
+      model.add(new P4mBatchNorm(bn(config)));
+    },
+    head(model, config) {
+      if (config.head === "gap") {
+        model.add(new P4mPool({ mode: "max" }));
+        model.add(tf.layers.globalAveragePooling2d({}));
+      } else {
+        model.add(new P4mSpatialPyramidPool({ levels: config.sppLevels, reduce: "max+mean" }));
+      }
+    },
+  },
+  scale: {
+    group: "scale (3 scales, approximate)",
+    scales: true,
+    block(model, config, args, first) {
+      const s = scaleArgs(config, 1);
+      const conv = { ...args, ...s };
+      model.add(
+        first
+          ? new ScaleLiftConv2D(conv)
+          : new ScaleConv2D({ ...conv, window: config.scale!.window }),
+      );
+      model.add(new ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length }));
+    },
+    head(model, config) {
+      // Max over scales (SESN's projection), then the baseline's head on the invariant map.
+      model.add(new ScalePool({ scales: config.scale!.sigmas.length }));
+      MODELS.baseline.head(model, config);
+    },
+  },
+  rotscale: {
+    group: "p4 × scale (90° turns exact, scales approximate)",
+    scales: true,
+    block(model, config, args, first) {
+      const s = scaleArgs(config, 4);
+      const conv = { ...args, ...s };
+      model.add(
+        first
+          ? new ScaleLiftConv2D(conv)
+          : new ScaleConv2D({ ...conv, window: config.scale!.window }),
+      );
+      model.add(new ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length, rotations: 4 }));
+    },
+    head(model, config) {
+      // Max over scales leaves a P4 map: then the symmetric model's rotation-invariant head.
+      model.add(new ScalePool({ scales: config.scale!.sigmas.length, rotations: 4 }));
+      MODELS.symmetric.head(model, config);
+    },
+  },
+};
+
 /** Builds a model from a validated config. */
 export function buildModel(config: ModelConfig): tf.LayersModel {
-  const sym = config.model === "symmetric";
+  const builder = MODELS[config.model];
   const model = tf.sequential({ name: config.model });
   let layerIndex = 0;
   const seed = () => config.seed * 1000 + layerIndex++;
@@ -177,27 +368,12 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
         padding: "same" as const,
         seed: seed(),
       };
-      if (sym) {
-        model.add(first ? new P4LiftConv2D(args) : new P4Conv2D(args));
-        model.add(new P4BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
-      } else {
-        model.add(new Z2Conv2D(args));
-        model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
-      }
+      builder.block(model, config, args, first);
       model.add(tf.layers.reLU());
     }
     if (stage < config.widths.length - 1) model.add(new SymmetricMaxPool2D({}));
   });
-  if (config.head === "gap") {
-    if (sym) model.add(new P4Pool({ mode: "max" }));
-    model.add(tf.layers.globalAveragePooling2d({}));
-  } else if (sym) {
-    // Max and mean over each orbit: invariant, and as long as the baseline's SPP vector
-    // (2·C/2 = C per bin), so both heads have the same number of parameters.
-    model.add(new P4SpatialPyramidPool({ levels: config.sppLevels, reduce: "max+mean" }));
-  } else {
-    model.add(new SpatialPyramidPool({ levels: config.sppLevels }));
-  }
+  builder.head(model, config);
   if (config.head === "spp") {
     // The SPP vector has thousands of unnormalised max-pooled entries (‖f‖² ≈ 10⁴): without
     // this, SGD at lr 0.05 diverged on the head (measured). Per-feature affine maps keep the
@@ -223,7 +399,9 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
  */
 export function createModel(name: ModelName, options: CreateModelOptions = {}): tf.LayersModel {
   if (!(MODEL_NAMES as readonly string[]).includes(name)) {
-    throw new ModelConfigError(`Unknown model "${name}": expected baseline or symmetric`);
+    throw new ModelConfigError(
+      `Unknown model "${name}": expected one of ${MODEL_NAMES.join(", ")}`,
+    );
   }
   return buildModel(modelConfig(name, options));
 }
