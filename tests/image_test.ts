@@ -23,6 +23,7 @@ import {
 } from "../lib/image/decode.ts";
 import { imageToTensor, resampleWeights, toModelInput } from "../lib/image/resample.ts";
 import { rot90 } from "../lib/transforms.ts";
+import { lineChart, PNG_SCALE, svgToPng, writeFigure } from "../lib/eval/plots.ts";
 import {
   animated,
   blocks,
@@ -875,6 +876,44 @@ Deno.test("zlib bombs: a huge declared size is refused at once, a small one cost
       } MB RSS, ` +
       `declared ${declaredMb.toFixed(1)} MB)`,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// PNG figures
+
+Deno.test("figures: the PNG is the SVG rendered at PNG_SCALE, drawn, with no file references", async () => {
+  const values = [0, 90, 180].flatMap((angle) =>
+    ["baseline", "symmetric"].map((model, m) => ({ model, angle, acc: 0.3 + 0.2 * m }))
+  );
+  const svg = await lineChart("t", values, { field: "angle", title: "angle" }, {
+    field: "acc",
+    title: "accuracy",
+  });
+  const [, w, h] = svg.match(/^<svg[^>]*width="(\d+(?:\.\d+)?)"[^>]*height="(\d+(?:\.\d+)?)"/)!;
+  const dir = await Deno.makeTempDir();
+  assert.deepEqual(await writeFigure(dir, "fig.svg", svg), ["fig.svg", "fig.png"]);
+  assert.equal(await Deno.readTextFile(`${dir}/fig.svg`), svg);
+  const png = await Deno.readFile(`${dir}/fig.png`);
+  const img = await decodeImage(png);
+  assert.deepEqual(
+    [img.sourceType, img.width, img.height],
+    ["png", Math.round(Number(w) * PNG_SCALE), Math.round(Number(h) * PNG_SCALE)],
+  );
+  const dark = img.data.filter((v) => v < 128).length;
+  assert.ok(dark > img.data.length / 200, `lines and text are drawn (${dark} dark samples)`);
+  await Deno.remove(dir, { recursive: true });
+  // librsvg follows no file reference in an SVG rendered from memory; data: images it draws.
+  const red = await sharp({ create: { width: 2, height: 2, channels: 3, background: "#f00" } })
+    .png().toBuffer();
+  const refs = (href: string) =>
+    `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><image width="8" height="8" href="${href}"/></svg>`;
+  const local = await decodeImage(await svgToPng(refs(new URL("chelsea.jpg", FIXTURES).href), 1));
+  assert.ok(local.data.every((v) => v === 255), "a file:// image is not drawn");
+  const inline = await decodeImage(
+    await svgToPng(refs(`data:image/png;base64,${red.toString("base64")}`), 1),
+  );
+  assert.deepEqual([...inline.data.subarray(0, 3)], [255, 0, 0], "a data: image is drawn");
+  await assert.rejects(() => writeFigure(dir, "fig.png", svg), RangeError);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import type { Provenance } from "../provenance.ts";
 import type { ModelEval } from "./evaluate.ts";
 import type { Examples } from "./examples.ts";
 import { DEFINITIONS } from "./measures.ts";
-import { barChart, lineChart } from "./plots.ts";
+import { barChart, lineChart, writeFigure } from "./plots.ts";
 
 /** Provenance of a report. */
 export interface ReportContext {
@@ -238,14 +238,9 @@ export async function writeReport(
     ),
   ]);
   const files: string[] = [];
-  for (const [file, , svg] of figures) {
-    await Deno.writeTextFile(`${out}/${file}`, await svg);
-    files.push(file);
-  }
-  if (examples) {
-    await Deno.writeTextFile(`${out}/examples.svg`, examples);
-    files.push("examples.svg");
-  }
+  // Each figure as SVG and as a PNG rendered from it (lib/eval/plots.ts), for slides.
+  for (const [file, , svg] of figures) files.push(...await writeFigure(out, file, await svg));
+  if (examples) files.push(...await writeFigure(out, "examples.svg", examples));
   const report = { ...context, definitions: DEFINITIONS, results, histories, figures: files };
   await Deno.writeTextFile(`${out}/report.json`, JSON.stringify(report, null, 2) + "\n");
   const md = [
@@ -266,12 +261,17 @@ export async function writeReport(
     "",
     "## Figures",
     "",
-    ...figures.flatMap(([file, caption]) => [`![${file}](${file})`, "", caption, ""]),
+    ...figures.flatMap(([file, caption]) => [
+      `![${file}](${file.replace(/\.svg$/, ".png")})`,
+      "",
+      `${caption} ([SVG](${file}))`,
+      "",
+    ]),
     ...(examples
       ? [
-        "![examples](examples.svg)",
+        "![examples](examples.png)",
         "",
-        "Example test images, their transforms, each model's top-1 class and invariance score.",
+        "Example test images, their transforms, each model's top-1 class and invariance score ([SVG](examples.svg)).",
         "",
       ]
       : []),
