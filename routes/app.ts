@@ -9,8 +9,10 @@ import { Hono } from "hono";
 import { classifyRoutes } from "./classify.ts";
 import { HttpError, onError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
+import { inferRoutes } from "./infer.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { modelRoutes } from "./models.ts";
+import { pageRoutes } from "./page.ts";
 import type { ServerState } from "./state.ts";
 
 /**
@@ -51,6 +53,8 @@ export function createApp(
     })),
   );
   app.route("/", classifyRoutes(state));
+  app.route("/", inferRoutes(state));
+  app.route("/", pageRoutes());
   // The 405 table comes from the routes mounted above, so it cannot drift from them.
   const table = allowedMethods(app);
   // Not a throw: Hono runs notFound outside the handlers' try, so the log line would be lost.

@@ -12,6 +12,9 @@
  *   centre and crops the border, < 1 shrinks the picture inside a black border).
  * - `model`: baseline | symmetric | both (default both: every loaded model).
  * - `topk`: 1–100 (default 5).
+ * - `inputs=png`: each model's result also carries `inputs: { original, transforms: [...] }`,
+ *   the images as that model saw them (resized, grey for a grey model, transformed) as base64
+ *   PNGs at the model's input size.
  * Without `rotate` and `scale`: `rotate=90,180,270`. At most 32 transforms per request. A key
  * given twice is read as one comma-separated list (`rotate=90&rotate=180` = `rotate=90,180`).
  *
@@ -55,6 +58,7 @@ export const ClassifyQuery = z.object({
   scale: list("scale", 0.1, 10).optional(),
   model: z.enum(["baseline", "symmetric", "both"]).default("both"),
   topk: z.coerce.number().int().min(1).max(100).default(5),
+  inputs: z.literal("png", { error: 'inputs: expected "png"' }).optional(),
 }).strict();
 
 function queryError(issue: z.core.$ZodIssue): HttpError {
@@ -213,6 +217,7 @@ export function classifyRoutes(state: ServerState): Hono {
       models: wanted,
       transforms,
       k: query.topk,
+      inputs: query.inputs === "png",
     });
     return c.json({
       image,

@@ -7,6 +7,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { Buffer } from "node:buffer";
+import sharp from "sharp";
 import type { LoadedModel } from "../model/checkpoint.ts";
 import type { DecodedImage } from "../image/decode.ts";
 import { toModelInput } from "../image/resample.ts";
@@ -48,6 +50,13 @@ export interface ModelResult {
     invariance: number;
     top1Agrees: boolean;
   }[];
+  /** The original's full class distribution, when the job asked for `probabilities`. */
+  probabilities?: number[];
+  /**
+   * The inputs as the model saw them (resized, grey for grey models, then transformed), as
+   * base64 PNGs, when the job asked for `inputs`: the original, then one per transform.
+   */
+  inputs?: { original: string; transforms: string[] };
   /** Mean invariance over the transforms; null without transforms. */
   meanInvariance: number | null;
   /** Wall time of the model call that included this image (resize, transforms, predict). */
@@ -56,13 +65,51 @@ export interface ModelResult {
   batch: { requests: number; images: number };
 }
 
+/**
+ * An image already at a model's input size: HWC float32 in [0, 1] (the Open Inference
+ * Protocol's FP32 input), used as it is instead of being resized.
+ */
+export interface ModelPixels {
+  data: Float32Array;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+}
+
 /** One image to classify, with its transforms, by some of the loaded models. */
 export interface ClassifyJob {
-  image: DecodedImage;
+  /** A decoded image (resized per model), or pixels at the size of every model in `models`. */
+  image: DecodedImage | ModelPixels;
   models: LoadedModel[];
   transforms: Transform[];
   /** How many classes to list per prediction. */
   k: number;
+  /** Also return the original's full class distribution (`probabilities`). */
+  probabilities?: boolean;
+  /** Also return the model's inputs as PNGs (`inputs`), e.g. for `/classify?inputs=png`. */
+  inputs?: boolean;
+}
+
+/** The pixels of `image` for a model of size `h`×`w`×`c`: resized, or checked to fit. */
+function modelInput(image: ClassifyJob["image"], h: number, w: number, c: 1 | 3): Float32Array {
+  if (!(image.data instanceof Float32Array)) {
+    return toModelInput(image as DecodedImage, { height: h, width: w, channels: c });
+  }
+  const p = image as ModelPixels;
+  if (p.height !== h || p.width !== w || p.channels !== c || p.data.length !== h * w * c) {
+    throw new RangeError(
+      `Expected model pixels of ${h}×${w}×${c}, got ${p.height}×${p.width}×${p.channels}`,
+    );
+  }
+  return p.data;
+}
+
+/** One HWC image in [0, 1] as a base64 PNG (8-bit, grey or RGB). */
+async function pngBase64(x: Float32Array, h: number, w: number, c: 1 | 3): Promise<string> {
+  const bytes = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, x[i])) * 255);
+  const png = await sharp(bytes, { raw: { width: w, height: h, channels: c } }).png().toBuffer();
+  return Buffer.from(png).toString("base64");
 }
 
 const round6 = (v: number) => Number(v.toFixed(6));
@@ -97,7 +144,7 @@ export async function classifyBatch(
       const parts = wanting.flatMap((i) => {
         let input = inputs[i].get(key);
         if (!input) {
-          input = toModelInput(jobs[i].image, { height: h, width: w, channels: c });
+          input = modelInput(jobs[i].image, h, w, c);
           inputs[i].set(key, input);
         }
         const x = tf.tensor4d(input, [1, h, w, c]);
@@ -106,13 +153,16 @@ export async function classifyBatch(
       const batch = parts.length === 1 ? parts[0] : tf.concat(parts);
       // predict() splits into batches of 32 unless told otherwise: one call for all.
       const logits = served.model.predict(batch, { batchSize: images }) as tf.Tensor;
-      return tf.softmax(logits);
+      // The batch itself is kept only when some job wants to see its inputs.
+      return [tf.softmax(logits), ...(wanting.some((i) => jobs[i].inputs) ? [tf.keep(batch)] : [])];
     });
     let flat: Float32Array;
+    let pixels: Float32Array | undefined;
     try {
-      flat = await probs.data() as Float32Array;
+      flat = await probs[0].data() as Float32Array;
+      pixels = await probs[1]?.data() as Float32Array | undefined;
     } finally {
-      probs.dispose();
+      tf.dispose(probs);
     }
     const ms = Number((performance.now() - started).toFixed(2));
     onModelCall(served.name, wanting.length, images);
@@ -139,10 +189,21 @@ export async function classifyBatch(
           top1Agrees: top1 === argmax(q),
         };
       });
+      let seen: ModelResult["inputs"];
+      if (job.inputs && pixels) {
+        const size = h * w * c;
+        const png = (r: number) => pngBase64(pixels.subarray(r * size, (r + 1) * size), h, w, c);
+        const [original, ...rest] = await Promise.all(
+          Array.from({ length: 1 + job.transforms.length }, (_, j) => png(row + j)),
+        );
+        seen = { original, transforms: rest };
+      }
       row += 1 + job.transforms.length;
       out[i].set(served, {
         model: served.name,
         original: { top: named(p, job.k) },
+        ...(job.probabilities ? { probabilities: Array.from(p) } : {}),
+        ...(seen ? { inputs: seen } : {}),
         transforms,
         meanInvariance: transforms.length
           ? round6(transforms.reduce((s, t) => s + t.invariance, 0) / transforms.length)

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { decodeImage, type ImageType } from "../image/decode.ts";
+import { type DecodedImage, decodeImage, type ImageType } from "../image/decode.ts";
 import type { LoadedModel } from "../model/checkpoint.ts";
 import type { ModelName } from "../model/models.ts";
 import { classifyBatch, type ClassifyJob, type ModelResult, type Transform } from "./classify.ts";
@@ -27,6 +27,8 @@ export interface ClassifyRequest {
   models: LoadedModel[];
   transforms: Transform[];
   k: number;
+  /** Also return the inputs as the model saw them, as PNGs (`/classify?inputs=png`). */
+  inputs?: boolean;
 }
 
 /** What the queue returns for a {@linkcode ClassifyRequest}. */
@@ -154,12 +156,13 @@ export class InferenceQueue {
   }
 
   async #classify(group: Extract<Entry, { kind: "classify" }>[]): Promise<void> {
-    const decoded: { entry: typeof group[number]; job: ClassifyJob }[] = [];
+    const decoded: { entry: typeof group[number]; job: ClassifyJob & { image: DecodedImage } }[] =
+      [];
     for (const entry of group) {
-      const { bytes, maxPixels, models, transforms, k } = entry.request;
+      const { bytes, maxPixels, models, transforms, k, inputs } = entry.request;
       try {
         const image = await decodeImage(bytes, { maxPixels });
-        decoded.push({ entry, job: { image, models, transforms, k } });
+        decoded.push({ entry, job: { image, models, transforms, k, inputs } });
       } catch (e) {
         entry.reject(e);
       }

@@ -1,0 +1,319 @@
+/**
+ * The Open Inference Protocol's (KServe v2) server metadata and inference routes:
+ *
+ * - `GET /v2`: `{ name, version, extensions }`.
+ * - `POST /v2/models/{name}[/versions/{version}]/infer` with the protocol's JSON request
+ *   `{ id?, parameters?, inputs: [{ name: "img", shape, datatype, data }], outputs? }`:
+ *   - `datatype` `FP32` (values in [0, 1]) or `UINT8` (0–255), `shape` `[N, H, W, C]` or
+ *     `[H, W, C]` (NHWC, C = 1 grey or 3 RGB), `data` in row-major order, flat or nested;
+ *   - at the model's input size an FP32 image is used as it is; any other size is resized as
+ *     `/classify` resizes an upload (8-bit pixels, area averaging / bilinear; FP32 values are
+ *     first rounded to 8 bits), and RGB becomes grey for a grey model (BT.601 luma);
+ *   - `parameters.rotate` / `parameters.scale`: comma-separated angles / zoom factors, as in
+ *     `/classify`'s query (a parameter value is a string, number or boolean in the protocol).
+ *
+ *   The response is `{ model_name, model_version, id, parameters?, outputs }` with
+ *   `probabilities` (`FP32 [N, classes]`) and, when transforms were asked for, `invariance`
+ *   (`FP32 [N, T]`, `1 − JSD(p, q)` per image and transform, in the order of
+ *   `parameters.transforms`). A request's `outputs` picks among them. The request `id` is
+ *   echoed (a fresh UUID when it has none).
+ *
+ * Errors are the protocol's `{ "error": "<message>" }`: HTTP 400 for everything about the
+ * request (unknown model included, as Triton answers, and the limits of `/classify`: body
+ * bytes, pixels per image, images per model call), 503 while loading, shutting down or when
+ * the queue is full.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import denoJson from "../deno.json" with { type: "json" };
+import type { DecodedImage } from "../lib/image/decode.ts";
+import type { LoadedModel } from "../lib/model/checkpoint.ts";
+import { classifyBatch, type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
+import { ClassifyQuery, readLimited } from "./classify.ts";
+import { HttpError, toHttpError } from "./errors.ts";
+import type { ServerState } from "./state.ts";
+
+/** The server's name and version in `GET /v2`. */
+export const SERVER_METADATA = {
+  name: "symlab",
+  version: (denoJson as { version?: string }).version ?? "unversioned",
+  extensions: [] as string[],
+};
+
+const Parameter = z.union([z.string(), z.number(), z.boolean()]);
+
+const InferRequest = z.object({
+  id: z.string().max(1000).optional(),
+  parameters: z.record(z.string(), Parameter).optional(),
+  inputs: z.array(
+    z.object({
+      name: z.string(),
+      shape: z.array(z.number().int().min(0)),
+      datatype: z.string(),
+      parameters: z.record(z.string(), Parameter).optional(),
+      data: z.array(z.unknown()).optional(),
+    }).strict(),
+  ).min(1),
+  outputs: z.array(
+    z.object({
+      name: z.string(),
+      parameters: z.record(z.string(), Parameter).optional(),
+    }).strict(),
+  ).optional(),
+}).strict();
+
+/** A request error: always HTTP 400 on these routes. */
+const bad = (message: string) => new HttpError(400, "bad_request", message);
+
+function zodMessage(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join(".");
+  if (issue.code === "unrecognized_keys") {
+    return `${where ? where + ": " : ""}unexpected field(s) ${issue.keys.join(", ")}`;
+  }
+  return `${where || "request"}: ${issue.message}`;
+}
+
+/**
+ * Row-major elements of `data` for `shape`: either flat (`prod(shape)` numbers) or nested
+ * exactly as `shape` says, as the protocol allows both.
+ */
+export function flattenTensor(data: unknown[], shape: number[]): number[] {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (data.length === count && data.every((v) => typeof v === "number")) return data as number[];
+  const out: number[] = [];
+  const walk = (d: unknown, axis: number, at: string) => {
+    if (axis === shape.length) {
+      if (typeof d !== "number") {
+        throw bad(`data${at}: expected a number, got ${JSON.stringify(d)}`);
+      }
+      out.push(d);
+      return;
+    }
+    if (!Array.isArray(d) || d.length !== shape[axis]) {
+      throw bad(
+        `data${at}: expected ${count} numbers flat, or nested as shape [${shape}] (${
+          shape[axis]
+        } at axis ${axis}), got ${Array.isArray(d) ? `${d.length} entries` : JSON.stringify(d)}`,
+      );
+    }
+    d.forEach((v, i) => walk(v, axis + 1, `${at}[${i}]`));
+  };
+  walk(data, 0, "");
+  return out;
+}
+
+/** Transforms from `parameters.rotate` / `parameters.scale`, validated as `/classify`'s query. */
+function transformsOf(parameters: Record<string, z.infer<typeof Parameter>> = {}): Transform[] {
+  const unknown = Object.keys(parameters).filter((k) => k !== "rotate" && k !== "scale");
+  if (unknown.length > 0) {
+    throw bad(`parameters: expected rotate and/or scale, got ${unknown.join(", ")}`);
+  }
+  const raw = Object.fromEntries(
+    Object.entries(parameters).map(([k, v]) => [k, String(v)]),
+  );
+  const parsed = ClassifyQuery.pick({ rotate: true, scale: true }).safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join(".");
+    throw bad(
+      `parameters.${
+        issue.message.startsWith(field) ? issue.message : field + ": " + issue.message
+      }`,
+    );
+  }
+  const transforms = [
+    ...(parsed.data.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
+    ...(parsed.data.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
+  ];
+  if (transforms.length > 32) {
+    throw bad(`parameters: expected at most 32 transforms, got ${transforms.length}`);
+  }
+  return transforms;
+}
+
+/** The images of a validated input tensor, one job image each. */
+function imagesOf(
+  input: z.infer<typeof InferRequest>["inputs"][number],
+  served: LoadedModel,
+  maxPixels: number,
+): ClassifyJob["image"][] {
+  const [mh, mw] = served.inputSize;
+  const mc = served.channels as 1 | 3;
+  const expected =
+    `[N, H, W, C] or [H, W, C] with C = 1 or 3 (this model: [-1, ${mh}, ${mw}, ${mc}])`;
+  if (input.shape.length !== 3 && input.shape.length !== 4) {
+    throw bad(`inputs[0].shape: expected ${expected}, got [${input.shape}]`);
+  }
+  const [n, h, w, c] = input.shape.length === 4 ? input.shape : [1, ...input.shape];
+  if (n < 1 || h < 1 || w < 1 || (c !== 1 && c !== 3)) {
+    throw bad(`inputs[0].shape: expected ${expected}, got [${input.shape}]`);
+  }
+  if (h * w > maxPixels) {
+    throw bad(`inputs[0].shape: ${w}×${h} pixels per image is over the limit of ${maxPixels}`);
+  }
+  if (input.datatype !== "FP32" && input.datatype !== "UINT8") {
+    throw bad(`inputs[0].datatype: expected FP32 (in [0, 1]) or UINT8, got ${input.datatype}`);
+  }
+  if (input.data === undefined) {
+    throw bad(
+      "inputs[0].data: expected the tensor as JSON (the binary tensor data extension is not supported)",
+    );
+  }
+  const values = flattenTensor(input.data, input.shape);
+  const fp32 = input.datatype === "FP32";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const ok = fp32 ? v >= 0 && v <= 1 : Number.isInteger(v) && v >= 0 && v <= 255;
+    if (!ok) {
+      throw bad(
+        `inputs[0].data[${i}]: expected ${
+          fp32 ? "a number in [0, 1]" : "an integer in 0–255"
+        } for ${input.datatype}, got ${v}`,
+      );
+    }
+  }
+  const size = h * w * c;
+  return Array.from({ length: n }, (_, b) => {
+    const px = values.slice(b * size, (b + 1) * size);
+    if (fp32 && h === mh && w === mw) {
+      // At the model's size the FP32 values are the model input (only channels may change).
+      const data = new Float32Array(h * w * mc);
+      for (let p = 0; p < h * w; p++) {
+        if (c === mc) { for (let k = 0; k < c; k++) data[p * c + k] = px[p * c + k]; }
+        else if (mc === 1) {
+          data[p] = 0.299 * px[3 * p] + 0.587 * px[3 * p + 1] + 0.114 * px[3 * p + 2];
+        } else data.fill(px[p], 3 * p, 3 * p + 3);
+      }
+      return { data, height: h, width: w, channels: mc };
+    }
+    // Any other size: 8-bit RGB, resized by classifyBatch exactly as an upload to /classify.
+    const rgb = new Uint8Array(h * w * 3);
+    for (let p = 0; p < h * w; p++) {
+      for (let k = 0; k < 3; k++) {
+        const v = px[p * c + (c === 3 ? k : 0)];
+        rgb[3 * p + k] = fp32 ? Math.round(v * 255) : v;
+      }
+    }
+    // sourceType is only reported by /classify; these pixels never were a file.
+    const image: DecodedImage = { data: rgb, width: w, height: h, sourceType: "png" };
+    return image;
+  });
+}
+
+async function infer(c: Context, state: ServerState): Promise<Response> {
+  if (state.draining) {
+    throw new HttpError(503, "shutting_down", "the server is shutting down; retry elsewhere");
+  }
+  if (state.models.length === 0) {
+    throw new HttpError(
+      503,
+      "loading",
+      state.loadError ?? "models are still loading; retry shortly",
+    );
+  }
+  const name = c.req.param("name");
+  const served = state.models.find((m) => m.name === name);
+  if (!served) {
+    throw bad(`No model "${name}": serving ${state.models.map((m) => m.name).join(", ")}`);
+  }
+  const version = served.meta.weightsSha256.slice(0, 12);
+  const asked = c.req.param("version");
+  if (asked !== undefined && asked !== version) {
+    throw bad(`Model "${name}" has version ${version}, not ${asked}`);
+  }
+  const { limits } = state;
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (declared > limits.maxBodyBytes) {
+    throw bad(
+      `Request body of ${declared} bytes is over the limit of ${limits.maxBodyBytes} bytes`,
+    );
+  }
+  const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(body));
+  } catch (e) {
+    throw bad(`Expected a JSON inference request: ${(e as Error).message}`);
+  }
+  const parsed = InferRequest.safeParse(json);
+  if (!parsed.success) throw bad(zodMessage(parsed.error.issues[0]));
+  const request = parsed.data;
+  if (request.inputs.length !== 1 || request.inputs[0].name !== "img") {
+    throw bad(
+      `inputs: expected one tensor named "img", got ${
+        request.inputs.map((i) => JSON.stringify(i.name)).join(", ")
+      }`,
+    );
+  }
+  const transforms = transformsOf(request.parameters);
+  const images = imagesOf(request.inputs[0], served, limits.maxPixels);
+  const perCall = images.length * (1 + transforms.length);
+  if (perCall > limits.maxBatchImages) {
+    throw bad(
+      `${images.length} image(s) × (1 + ${transforms.length} transforms) = ${perCall} is over the limit of ${limits.maxBatchImages} images per request`,
+    );
+  }
+  const available = transforms.length > 0 ? ["probabilities", "invariance"] : ["probabilities"];
+  const wanted = request.outputs?.map((o) => o.name) ?? available;
+  const missing = wanted.filter((o) => !available.includes(o));
+  if (missing.length > 0) {
+    throw bad(
+      `outputs: expected ${available.join(" or ")}${
+        missing.includes("invariance") ? " (invariance needs parameters.rotate or scale)" : ""
+      }, got ${missing.join(", ")}`,
+    );
+  }
+  const jobs = images.map((image) => ({
+    image,
+    models: [served],
+    transforms,
+    k: 1,
+    probabilities: true,
+  }));
+  // Exclusive on the queue's one worker: one model call over the request's whole batch.
+  const results = await state.queue.run(() =>
+    classifyBatch(jobs, (_m, requests, n) => state.metrics.observeBatch(requests, n))
+  );
+  const n = images.length, classes = served.meta.dataset.classNames.length;
+  const tensors: Record<string, { shape: number[]; data: number[] }> = {
+    probabilities: { shape: [n, classes], data: results.flatMap(([r]) => r.probabilities!) },
+    invariance: {
+      shape: [n, transforms.length],
+      data: results.flatMap(([r]) => r.transforms.map((t) => t.invariance)),
+    },
+  };
+  return c.json({
+    model_name: served.name,
+    model_version: version,
+    id: request.id ?? crypto.randomUUID(),
+    ...(transforms.length
+      ? { parameters: { transforms: transforms.map((t) => `${t.kind}:${t.value}`).join(",") } }
+      : {}),
+    outputs: wanted.map((name) => ({ name, datatype: "FP32", ...tensors[name] })),
+  });
+}
+
+/** The protocol's error body: `{ "error": "<message>" }`, 400 unless the server is at fault. */
+function protocolError(e: unknown, c: Context): Response {
+  const err = toHttpError(e);
+  if (err.status === 500) console.error(`internal error: ${(e as Error)?.stack ?? e}`);
+  const status = err.status >= 500 ? err.status : 400;
+  return c.json({ error: err.message }, status as 400);
+}
+
+/** `GET /v2` and `POST /v2/models/{name}[/versions/{version}]/infer` over the server's state. */
+export function inferRoutes(state: ServerState): Hono {
+  const handle = async (c: Context) => {
+    try {
+      return await infer(c, state);
+    } catch (e) {
+      return protocolError(e, c);
+    }
+  };
+  return new Hono()
+    .get("/v2", (c) => c.json(SERVER_METADATA))
+    .post("/v2/models/:name/infer", handle)
+    .post("/v2/models/:name/versions/:version/infer", handle);
+}
