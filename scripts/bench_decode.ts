@@ -1,0 +1,102 @@
+/**
+ * `deno run -A scripts/bench_decode.ts`: time to decode one uploaded image alone (no HTTP, no
+ * model), for a 451×300 photo as JPEG and PNG and the same photo enlarged to 4000×3000 as JPEG,
+ * plus the resize to a 32×32 model input. Prints a Markdown table.
+ *
+ * `--decoder URL` times another module with the same `decodeImage(bytes)` (sync or async), e.g.
+ * the hand-written decoder of an earlier commit extracted with `git archive`, for a before/after
+ * comparison on the same machine and the same images (docs/bench/2026-12-01-decode.md).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import sharp from "sharp";
+import { toModelInput } from "../lib/image/resample.ts";
+
+const HELP = `Usage: deno run -A scripts/bench_decode.ts [flags]
+
+  --decoder URL   module exporting decodeImage(bytes) (default: lib/image/decode.ts)
+  --repeat N      timed decodes per image after one warm-up (default 20; 5 for 4000×3000)`;
+
+type Decode = (bytes: Uint8Array) => unknown;
+
+/** The three images: the Chelsea photo (tests/fixtures/images) as JPEG, PNG and a 12-MP JPEG. */
+async function images(): Promise<[string, Uint8Array][]> {
+  const jpeg = await Deno.readFile(
+    new URL("../tests/fixtures/images/chelsea.jpg", import.meta.url),
+  );
+  const photo = sharp(jpeg);
+  const png = await photo.clone().png().toBuffer();
+  // Enlarged with Lanczos and saved at quality 90: the size of a 12-MP phone photo.
+  const big = await photo.clone().resize(4000, 3000, { fit: "fill" }).jpeg({ quality: 90 })
+    .toBuffer();
+  return [
+    ["451×300 JPEG (chelsea.jpg, q85 4:2:0)", jpeg],
+    ["451×300 PNG", new Uint8Array(png)],
+    ["4000×3000 JPEG (q90 4:2:0)", new Uint8Array(big)],
+  ];
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      decoder: { type: "string" },
+      repeat: { type: "string", default: "20" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    console.error(`--repeat: expected an integer ≥ 1, got "${values.repeat}"`);
+    return 2;
+  }
+  const url = values.decoder
+    ? new URL(values.decoder, `file://${Deno.cwd()}/`).href
+    : new URL("../lib/image/decode.ts", import.meta.url).href;
+  const { decodeImage } = await import(url) as { decodeImage: Decode };
+  console.log(`decoder: ${url}`);
+  console.log(
+    `machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.os} ${Deno.build.arch}, ` +
+      `load average ${
+        Deno.loadavg().map((v) => v.toFixed(2)).join(" ")
+      }, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, ${
+        new Date().toISOString()
+      }`,
+  );
+  console.log("");
+  console.log("| image | bytes | decode median ms | decode p90 ms | resize to 32×32 ms |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const [name, bytes] of await images()) {
+    const n = bytes.length > 1e6 || name.startsWith("4000") ? Math.min(repeat, 5) : repeat;
+    await decodeImage(bytes); // warm-up: first-call set-up (libvips loaders, JIT)
+    const ms: number[] = [];
+    let img: { data: Uint8Array; width: number; height: number } | undefined;
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      img = await decodeImage(bytes) as typeof img;
+      ms.push(performance.now() - t);
+    }
+    const t = performance.now();
+    toModelInput({ ...img!, sourceType: "jpeg" }, { height: 32, width: 32, channels: 3 });
+    const resize = performance.now() - t;
+    console.log(
+      `| ${name} | ${bytes.length} | ${quantile(ms, 0.5).toFixed(1)} | ${
+        quantile(ms, 0.9).toFixed(1)
+      } | ${resize.toFixed(1)} |`,
+    );
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
