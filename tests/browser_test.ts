@@ -100,6 +100,8 @@ function sameOriginOnly(page: Page, base: string): string[] {
 
 async function openPage(browser: Browser, base: string, width = 1280) {
   const page = await browser.newPage();
+  // Generous: the suite runs in parallel on small CI machines, and the models run on wasm.
+  page.setDefaultTimeout(120_000);
   await page.setViewport({ width, height: 900 });
   const foreign = sameOriginOnly(page, base);
   const problems: string[] = [];
