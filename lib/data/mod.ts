@@ -1,6 +1,6 @@
 /**
- * Datasets: `cifar100` (the paper's), `cifar10`, `fashion-mnist`, and the embedded `synthetic`
- * set. Every loader returns the same {@linkcode Dataset} shape (uint8 NHWC images, int labels,
+ * Datasets: `cifar100` (the paper's), `cifar10`, `fashion-mnist`, the embedded `synthetic`
+ * set, and `folder`, a folder of your own labelled images (lib/data/folder.ts). Every loader returns the same {@linkcode Dataset} shape (uint8 NHWC images, int labels,
  * class names), and {@linkcode loadDataset} says what it chose and why.
  *
  * Where each dataset is looked for, in order:
@@ -10,6 +10,7 @@
  * - `fashion-mnist`: `dataDir` when given (itself or its `fashion-mnist/`; nothing else), else
  *   Debian's `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist`), else the cache,
  *   else a download into the cache (the S3 bucket, then GitHub), each file MD5-checked.
+ * - `folder`: `dataDir` only (required), decoded into the cache dir's `folder/` once.
  * - `auto`: CIFAR-100 as above; when it is neither given, cached nor downloadable, the
  *   synthetic set, and `reason` says why. A cached copy that is corrupt is an error, not a
  *   reason to switch datasets.
@@ -25,6 +26,7 @@ import {
   FASHION_FILES,
   loadFashionMnist,
 } from "./fashion_mnist.ts";
+import { type FolderOptions, loadFolder } from "./folder.ts";
 import { generateSynthetic } from "./synthetic.ts";
 import { type Dataset, DATASET_NAMES, DatasetError, head } from "./types.ts";
 
@@ -32,12 +34,13 @@ export { batches, channelStats } from "./batches.ts";
 export type { Augment, Batch, BatchOptions } from "./batches.ts";
 export { CIFAR10, CIFAR100 } from "./cifar.ts";
 export { FASHION_CLASSES } from "./fashion_mnist.ts";
+export { assertSameSplit, FOLDER_DEFAULTS, FOLDER_EXTENSIONS, loadFolder } from "./folder.ts";
 export { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
 export { DATASET_NAMES, DatasetError } from "./types.ts";
 
 /** What `--dataset` accepts: a dataset, or `auto` (CIFAR-100 when it can be had, else synthetic). */
 export const DATASET_CHOICES = ["auto", ...DATASET_NAMES] as const;
-export type { Dataset, DatasetName, Split } from "./types.ts";
+export type { Dataset, DatasetName, FolderSplitRecord, Split } from "./types.ts";
 
 /** Where Fashion-MNIST's gzipped IDX files are downloaded from, tried in order. */
 export const FASHION_MIRRORS = [
@@ -82,6 +85,11 @@ export interface LoadDatasetOptions {
   progress?: boolean;
   /** Where a system package put Fashion-MNIST (default Debian's; tests point it elsewhere). */
   systemDir?: string;
+  /** `folder` only: size, channels, split and decoding (lib/data/folder.ts). */
+  folder?: Pick<
+    FolderOptions,
+    "size" | "channels" | "testFraction" | "splitSeed" | "concurrency" | "workers"
+  >;
 }
 
 const isFunction = (v: unknown) => typeof v === "function";
@@ -102,6 +110,8 @@ const OptionsSchema = z.strictObject({
     .optional(),
   progress: z.boolean().optional(),
   systemDir: z.string().min(1).optional(),
+  // Checked in full by loadFolder, which names the field.
+  folder: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The cache directory in effect: `$SYMLAB_CACHE`, else `~/.cache/symlab`. */
@@ -285,6 +295,23 @@ export async function loadDataset(
     case "fashion-mnist": {
       [dataset, reason] = await loadFashion(o);
       reason = `requested: ${reason}`;
+      break;
+    }
+    case "folder": {
+      if (!o.dataDir) {
+        throw new DatasetError(
+          "folder: needs a data dir (--data-dir DIR holding DIR/<class>/*.png …)",
+        );
+      }
+      const cacheDir = o.cacheDir ?? defaultCacheDir();
+      ({ dataset } = await loadFolder({
+        dir: o.dataDir,
+        cacheDir,
+        log: o.log,
+        progress: o.progress,
+        ...o.folder,
+      }));
+      reason = `requested: from --data-dir ${o.dataDir}`;
       break;
     }
     case "cifar100":

@@ -16,7 +16,13 @@ export interface Split {
 }
 
 /** Dataset names a user may ask for (besides "auto"). */
-export const DATASET_NAMES = ["cifar100", "cifar10", "fashion-mnist", "synthetic"] as const;
+export const DATASET_NAMES = [
+  "cifar100",
+  "cifar10",
+  "fashion-mnist",
+  "synthetic",
+  "folder",
+] as const;
 /** One of {@linkcode DATASET_NAMES}. */
 export type DatasetName = typeof DATASET_NAMES[number];
 
@@ -28,6 +34,37 @@ export interface Dataset {
   test: Split;
   /** Where it came from, human readable. */
   source: string;
+  /** How a folder dataset was split (recorded in meta.json so evaluation reads the same test set). */
+  split?: FolderSplitRecord;
+}
+
+/**
+ * What a checkpoint records about a folder dataset's split (lib/data/folder.ts): enough to
+ * rebuild it and to check that a later load gives the same test files.
+ */
+export interface FolderSplitRecord {
+  /** Absolute path of the folder at training time. */
+  dir: string;
+  /** `train-test`: the folder's own train/ and test/; `class-folders`: a drawn split. */
+  layout: "class-folders" | "train-test";
+  /** Seed of the drawn split (class-folders only). */
+  seed?: number;
+  /** Per-class share held out for testing (class-folders only). */
+  testFraction?: number;
+  /** Side of the square images. */
+  size: number;
+  /** Channels of the images. */
+  channels: 1 | 3;
+  /** The channel setting asked for (`auto` keeps grey as 1). */
+  channelsOption: "auto" | 1 | 3;
+  /** Images in each part. */
+  train: number;
+  test: number;
+  /** Files skipped (not images by name, or not decodable). */
+  skipped: number;
+  /** SHA-256 of each part's relative file paths, sorted, one per line. */
+  trainSha256: string;
+  testSha256: string;
 }
 
 /**
