@@ -29,20 +29,18 @@ export interface ScaleLayout {
 }
 
 /**
- * Δ for each image of the batch x [N, H, W, C]: `factor` = qᵗ, `shift` = t (0 for maps
- * without a scale axis, which then only get the spatial rescale).
+ * Δ per image from the two outputs: `a` = Φ(Dₛx), `phiX` = Φ(x) (rescaled here to a's size and
+ * shifted by `shift` scales).
  */
-export function equivarianceErrors(
-  phi: (x: tf.Tensor4D) => tf.Tensor4D,
-  x: tf.Tensor4D,
-  factor: number,
+export function relativeErrors(
+  a: tf.Tensor4D,
+  phiX: tf.Tensor4D,
   shift: number,
   layout: ScaleLayout,
 ): number[] {
   return tf.tidy(() => {
-    const a = phi(rescale(x, factor));
     const [n, h, w, c] = a.shape;
-    const moved = tf.image.resizeBilinear(phi(x), [h, w], false, true) as tf.Tensor4D;
+    const moved = tf.image.resizeBilinear(phiX, [h, w], false, true) as tf.Tensor4D;
     const b = layout.scales > 1
       ? shiftScales(moved, layout.scales, layout.rotations, shift)
       : moved;
@@ -58,6 +56,20 @@ export function equivarianceErrors(
     const norm = crop(b).square().sum([1, 2, 3]).dataSync();
     return Array.from(diff, (d, i) => d / Math.max(norm[i], 1e-30));
   });
+}
+
+/**
+ * Δ for each image of the batch x [N, H, W, C]: `factor` = qᵗ, `shift` = t (0 for maps
+ * without a scale axis, which then only get the spatial rescale).
+ */
+export function equivarianceErrors(
+  phi: (x: tf.Tensor4D) => tf.Tensor4D,
+  x: tf.Tensor4D,
+  factor: number,
+  shift: number,
+  layout: ScaleLayout,
+): number[] {
+  return tf.tidy(() => relativeErrors(phi(rescale(x, factor)), phi(x), shift, layout));
 }
 
 /** Mean of {@linkcode equivarianceErrors} over the batch. */
