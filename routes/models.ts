@@ -19,6 +19,7 @@ function describe(m: LoadedModel) {
     dataset: m.meta.dataset.name,
     datasetSource: m.meta.dataset.source,
     classes: m.meta.dataset.classNames.length,
+    classNames: m.meta.dataset.classNames,
     inputSize: [...m.inputSize, m.channels],
     epoch: m.meta.epoch,
     metrics: last,

@@ -5,7 +5,7 @@
  * @module
  */
 import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
-import { DATASET_CHOICES, loadDataset } from "../lib/data/mod.ts";
+import { DATASET_CHOICES, FOLDER_DEFAULTS, loadDataset } from "../lib/data/mod.ts";
 import { presets } from "../lib/model/models.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { nativeStatus } from "../lib/kernels/native/mod.ts";
@@ -35,7 +35,17 @@ best test accuracy).
                        baseline and symmetric; all: every model)
   --dataset NAME       ${DATASET_CHOICES.join(" | ")} (default auto:
                        CIFAR-100 if cached or downloadable, else the embedded synthetic set)
-  --data-dir DIR       an already extracted dataset (works offline)
+  --data-dir DIR       an already extracted dataset (works offline); for --dataset folder,
+                       DIR/<class>/*.{png,jpg,webp,avif,tif,gif} or DIR/train/<class>/… +
+                       DIR/test/<class>/… (class names: the folder names, sorted)
+  --size N             folder: side the images are resized to, as the server resizes uploads
+                       (default ${FOLDER_DEFAULTS.size}; a multiple of 8 keeps 90° turns exact
+                       through the three poolings)
+  --channels C         folder: auto | 1 | 3 (default auto: grey stays 1 channel, else RGB)
+  --test-fraction F    folder without train/ + test/: each class's share held out for testing
+                       (default ${FOLDER_DEFAULTS.testFraction}), drawn with --split-seed
+  --split-seed N       folder: seed of that split (default ${FOLDER_DEFAULTS.splitSeed}; not --seed, so every
+                       training seed tests on the same images)
   --cache-dir DIR      download cache (default $SYMLAB_CACHE or ~/.cache/symlab)
   --preset NAME        ${Object.keys(presets).join(" | ")} (default ${D.preset})
   --epochs N           (default ${D.epochs})
@@ -58,7 +68,8 @@ best test accuracy).
                        validation split leaves, nested: for one seed the smaller subsets lie
                        inside the larger ones (0 = all, default)
   --val-fraction F     hold out a class-balanced fraction F (≤ 0.5) of the training images;
-                       <model>-best is chosen on it, never on test data (default 0: off)
+                       <model>-best is chosen on it, never on test data (default 0: off;
+                       0.1 for --dataset folder, whose split is then train / validation / test)
   --eval-limit N       test images used for the per-epoch metrics (default ${D.evalLimit}; 0 = all)
   --workers N          split each batch across N pure-wasm worker threads (data-parallel, batch
                        norm per worker slice; for machines without the native oneDNN path,
@@ -75,6 +86,10 @@ export function parseTrainArgs(args: string[]) {
     dataset: { type: "string" },
     "data-dir": { type: "string" },
     "cache-dir": { type: "string" },
+    size: { type: "string" },
+    channels: { type: "string" },
+    "test-fraction": { type: "string" },
+    "split-seed": { type: "string" },
     preset: { type: "string" },
     epochs: { type: "string" },
     "batch-size": { type: "string" },
@@ -97,6 +112,7 @@ export function parseTrainArgs(args: string[]) {
     help: { type: "boolean" },
   });
   const quick = values.quick === true;
+  const isFolder = values.dataset === "folder";
   const raw = {
     model: values.model ?? D.model,
     preset: values.preset ?? D.preset,
@@ -113,7 +129,11 @@ export function parseTrainArgs(args: string[]) {
     resume: values.resume ?? D.resume,
     limit: numberFlag("limit", values.limit, quick ? 2000 : D.limit),
     trainSize: numberFlag("train-size", values["train-size"], D.trainSize),
-    valFraction: numberFlag("val-fraction", values["val-fraction"], D.valFraction),
+    valFraction: numberFlag(
+      "val-fraction",
+      values["val-fraction"],
+      isFolder ? FOLDER_VAL_FRACTION : D.valFraction,
+    ),
     evalLimit: numberFlag("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
     workers: numberFlag("workers", values.workers, D.workers),
   };
@@ -137,7 +157,52 @@ export function parseTrainArgs(args: string[]) {
     dataset,
     dataDir: values["data-dir"],
     cacheDir: values["cache-dir"],
+    folder: folderFlags(values, isFolder),
     backend,
+  };
+}
+
+/** The validation share of a folder dataset's training part when --val-fraction is not given. */
+export const FOLDER_VAL_FRACTION = 0.1;
+
+/**
+ * `--size`, `--channels`, `--test-fraction`, `--split-seed` as loadDataset's `folder` options;
+ * a usage error when given for another dataset. Shared with scripts/eval.ts.
+ */
+export function folderFlags(
+  values: {
+    size?: string;
+    channels?: string;
+    "test-fraction"?: string;
+    "split-seed"?: string;
+  },
+  isFolder: boolean,
+) {
+  const given = (["size", "channels", "test-fraction", "split-seed"] as const).filter((k) =>
+    values[k] !== undefined
+  );
+  if (!isFolder) {
+    if (given.length) {
+      throw new UsageError(`--${given[0]}: applies to --dataset folder only`);
+    }
+    return undefined;
+  }
+  const channels = choiceFlag("channels", values.channels, ["auto", "1", "3"], "auto");
+  return {
+    size: numberFlag("size", values.size, FOLDER_DEFAULTS.size, { integer: true, min: 4 }),
+    channels: channels === "auto" ? "auto" as const : Number(channels) as 1 | 3,
+    testFraction: numberFlag(
+      "test-fraction",
+      values["test-fraction"],
+      FOLDER_DEFAULTS.testFraction,
+      {
+        min: 0.01,
+      },
+    ),
+    splitSeed: numberFlag("split-seed", values["split-seed"], FOLDER_DEFAULTS.splitSeed, {
+      integer: true,
+      min: 0,
+    }),
   };
 }
 
@@ -168,6 +233,7 @@ async function main(): Promise<number> {
     dataDir: args.dataDir,
     cacheDir: args.cacheDir,
     seed: options.seed,
+    folder: args.folder,
     log: (line) => console.log(line),
   });
   console.log(`dataset: ${dataset.name} (${reason})`);

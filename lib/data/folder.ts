@@ -12,8 +12,8 @@
  *   (lib/image/resample.ts) to `size × size`: the functions the server runs on an upload, so a
  *   trained model sees its training images and the served ones resampled alike. The split
  *   stores bytes, `round(255·x)`, within 0.5/255 of the float input the server feeds.
- * - Channels: `auto` keeps grey as one channel (a dataset whose every image has R = G = B) and
- *   is RGB otherwise; `1` (BT.601 luma) and `3` force one.
+ * - Channels: `auto` keeps grey as one channel (a dataset whose every image has R = G = B,
+ *   within {@linkcode GREY_TOLERANCE}) and is RGB otherwise; `1` (BT.601 luma) and `3` force one.
  * - Without `train/` and `test/`: each class is shuffled on its own (seed `splitSeed`) and
  *   `round(testFraction · n)` of its images (at least one, never all) go to the test split;
  *   both parts are then put in a class-balanced order (lib/data/subset.ts), so that `--limit`
@@ -52,10 +52,13 @@ export const FOLDER_DEFAULTS = {
   /** Seed of that split (not the training seed). */
   splitSeed: 1,
   /**
-   * Decodes in flight: libvips decodes on its own threads, so two in flight keep both cores
-   * of the 2-core machine busy (docs/results/folder_dataset.md measures 1, 2, 4 and workers).
+   * Decodes in flight in one process: sharp decodes off the JavaScript thread, so several in
+   * flight keep both cores busy. Measured on the 2-core machine (docs/results/folder_dataset.md,
+   * commit 0be3d22): 1 / 2 / 4 in flight gave 426 / 763 / 1066 files/s on 28×28 PNGs and
+   * 192 / 394 / 451 on 256×256 ones; two Deno workers gave 486 and 184 (each worker loads the
+   * whole module graph, tfjs included, and every image crosses a message port).
    */
-  concurrency: 2,
+  concurrency: 4,
 };
 
 /**
@@ -80,10 +83,8 @@ export interface FolderOptions {
   splitSeed?: number;
   /** Where the decode cache lives (its `folder/` subfolder); none: no cache. */
   cacheDir?: string;
-  /** Decodes in flight in this process (default 2); ignored when `workers` is set. */
+  /** Decodes in flight (default 4). */
   concurrency?: number;
-  /** Decode in this many Deno workers instead (0 = in this process, default). */
-  workers?: number;
   /** One line per step worth telling (what was found, cache use, the skipped files). */
   log?: (line: string) => void;
   /** Progress while decoding: true draws on stderr (default), or a writer (tests). */
@@ -98,7 +99,6 @@ const OptionsSchema = z.strictObject({
   splitSeed: z.number().int().min(0).optional(),
   cacheDir: z.string().min(1).optional(),
   concurrency: z.number().int().min(1).max(64).optional(),
-  workers: z.number().int().min(0).max(64).optional(),
   log: z.custom<(line: string) => void>((v) => typeof v === "function").optional(),
   progress: z.union([z.boolean(), z.custom<(s: string) => void>((v) => typeof v === "function")])
     .optional(),
@@ -371,10 +371,18 @@ export function assertSameSplit(
 /** One file turned into a model input, or the reason it could not be. */
 export type DecodedEntry = { pixels: Uint8Array; channels: 1 | 3 } | { error: string };
 
-/** Whether every pixel of 8-bit RGB has R = G = B. */
+/**
+ * How far apart R, G and B may be for a pixel to count as grey: a grey image saved as WebP
+ * (which has no grey mode) decodes with channels one level apart (measured with libvips 8.17
+ * in tests/folder_test.ts), and lossy codecs' colour conversion may add another.
+ */
+export const GREY_TOLERANCE = 2;
+
+/** Whether every pixel of 8-bit RGB is grey within {@linkcode GREY_TOLERANCE}. */
 function isGrey(rgb: Uint8Array): boolean {
   for (let i = 0; i < rgb.length; i += 3) {
-    if (rgb[i] !== rgb[i + 1] || rgb[i] !== rgb[i + 2]) return false;
+    const r = rgb[i], g = rgb[i + 1], b = rgb[i + 2];
+    if (Math.max(r, g, b) - Math.min(r, g, b) > GREY_TOLERANCE) return false;
   }
   return true;
 }
@@ -382,7 +390,7 @@ function isGrey(rgb: Uint8Array): boolean {
 /**
  * Decodes one file's bytes and resizes them as the server does (`decodeImage`, then
  * `toModelInput` to `size × size`), stored as bytes `round(255·x)`. With `channels: "auto"` a
- * grey image (R = G = B everywhere) gives one channel, a colour one three. Bad bytes give
+ * grey image (R = G = B everywhere, within {@linkcode GREY_TOLERANCE}) gives one channel, a colour one three. Bad bytes give
  * `{ error }` (the decoder's one-line reason), never a throw.
  *
  * @example
@@ -521,48 +529,6 @@ async function decodeHere(
   await Promise.all(Array.from({ length: Math.min(o.concurrency, jobs.length) }, lane));
 }
 
-/** Decodes `jobs` in `workers` Deno workers (lib/data/folder_worker.ts), two files in flight each. */
-async function decodeInWorkers(
-  root: string,
-  files: FolderFile[],
-  jobs: number[],
-  o: { size: number; channels: "auto" | 1 | 3; workers: number },
-  done: (index: number, entry: DecodedEntry) => void,
-): Promise<void> {
-  const pool = Array.from(
-    { length: Math.min(o.workers, jobs.length) },
-    () => new Worker(new URL("./folder_worker.ts", import.meta.url), { type: "module" }),
-  );
-  let next = 0;
-  try {
-    await Promise.all(pool.map((w) =>
-      new Promise<void>((resolve, reject) => {
-        let inFlight = 0;
-        const send = () => {
-          while (inFlight < 2 && next < jobs.length) {
-            const i = jobs[next++];
-            inFlight++;
-            w.postMessage({ index: i, path: `${root}/${files[i].path}`, ...o });
-          }
-          if (inFlight === 0) resolve();
-        };
-        w.onmessage = (e: MessageEvent<{ index: number; entry: DecodedEntry }>) => {
-          inFlight--;
-          done(e.data.index, e.data.entry);
-          send();
-        };
-        w.onerror = (e) => {
-          e.preventDefault();
-          reject(new DatasetError(`${root}: a decode worker failed (${e.message})`));
-        };
-        send();
-      })
-    ));
-  } finally {
-    for (const w of pool) w.terminate();
-  }
-}
-
 /** What {@linkcode loadFolder} did, for logs and tests. */
 export interface FolderLoadReport {
   /** Image files found (by name). */
@@ -673,12 +639,9 @@ export async function loadFolder(
   });
   let decodeSeconds = 0;
   if (jobs.length) {
-    const workers = o.workers ?? 0;
-    const how = workers > 0
-      ? `${workers} worker(s)`
-      : `${o.concurrency ?? FOLDER_DEFAULTS.concurrency} in flight`;
+    const concurrency = o.concurrency ?? FOLDER_DEFAULTS.concurrency;
     log(
-      `decoding ${jobs.length} of ${files.length} images in ${o.dir} to ${size}×${size} (${how})` +
+      `decoding ${jobs.length} of ${files.length} images in ${o.dir} to ${size}×${size} (${concurrency} in flight)` +
         (cachePath ? `; cache ${cachePath}` : "; no cache"),
     );
     const bar = o.progress === false ? undefined : new Progress(`decoding`, jobs.length, {
@@ -691,14 +654,7 @@ export async function loadFolder(
       bar?.update(++n, n);
     };
     const started = performance.now();
-    const settings = { size, channels: channelsOption };
-    if (workers > 0) await decodeInWorkers(root, files, jobs, { ...settings, workers }, done);
-    else {
-      await decodeHere(root, files, jobs, {
-        ...settings,
-        concurrency: o.concurrency ?? FOLDER_DEFAULTS.concurrency,
-      }, done);
-    }
+    await decodeHere(root, files, jobs, { size, channels: channelsOption, concurrency }, done);
     bar?.done();
     decodeSeconds = (performance.now() - started) / 1000;
     if (cachePath) await writeCache(cachePath, files, entries);

@@ -88,7 +88,7 @@ export interface LoadDatasetOptions {
   /** `folder` only: size, channels, split and decoding (lib/data/folder.ts). */
   folder?: Pick<
     FolderOptions,
-    "size" | "channels" | "testFraction" | "splitSeed" | "concurrency" | "workers"
+    "size" | "channels" | "testFraction" | "splitSeed" | "concurrency"
   >;
 }
 

@@ -55,6 +55,7 @@ export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, re
     "--dataset",
     spec.dataset,
     ...(spec.dataDir ? ["--data-dir", spec.dataDir] : []),
+    ...folderArgs(spec),
     "--preset",
     spec.preset,
     "--epochs",
@@ -86,6 +87,17 @@ export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, re
     "--out",
     paths.ckpt,
     ...(resume ? ["--resume"] : []),
+  ];
+}
+
+/** Train's folder-dataset flags for a spec's `folder` entry. */
+function folderArgs(spec: ExperimentSpec): string[] {
+  const f = spec.folder ?? {};
+  return [
+    ...(f.size === undefined ? [] : ["--size", String(f.size)]),
+    ...(f.channels === undefined ? [] : ["--channels", String(f.channels)]),
+    ...(f.testFraction === undefined ? [] : ["--test-fraction", String(f.testFraction)]),
+    ...(f.splitSeed === undefined ? [] : ["--split-seed", String(f.splitSeed)]),
   ];
 }
 

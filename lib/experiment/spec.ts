@@ -19,9 +19,20 @@ const AUGMENTS = ["none", "shift", "shift+rot90", "shift+rotate"] as const;
 export const ExperimentSpecSchema = z.object({
   /** A name for the grid, used in the summary's title. */
   name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, "expected letters, digits, . _ -"),
-  dataset: z.enum(["cifar100", "cifar10", "fashion-mnist", "synthetic"]),
-  /** An already extracted copy of the dataset (passed as --data-dir). */
+  dataset: z.enum(["cifar100", "cifar10", "fashion-mnist", "synthetic", "folder"]),
+  /** An already extracted copy of the dataset (passed as --data-dir); a folder dataset's folder. */
   dataDir: z.string().min(1).optional(),
+  /**
+   * `dataset: folder` only: train's --size, --channels, --test-fraction and --split-seed
+   * (lib/data/folder.ts). One split seed for the whole grid, so every cell tests on the same
+   * images.
+   */
+  folder: z.object({
+    size: z.number().int().min(4).max(1024).optional(),
+    channels: z.union([z.literal("auto"), z.literal(1), z.literal(3)]).optional(),
+    testFraction: z.number().gt(0).max(0.9).optional(),
+    splitSeed: z.number().int().min(0).optional(),
+  }).strict().optional(),
   models: z.array(z.enum(["baseline", "symmetric"])).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
   /**
@@ -87,6 +98,12 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
     throw new SpecError(`${source}: ${field || "(top level)"}: ${issue.message}${keys}`);
   }
   const spec = parsed.data;
+  if (spec.dataset === "folder" && !spec.dataDir) {
+    throw new SpecError(`${source}: dataDir: dataset folder needs the folder of images`);
+  }
+  if (spec.folder && spec.dataset !== "folder") {
+    throw new SpecError(`${source}: folder: applies to dataset folder only`);
+  }
   for (const key of ["models", "seeds", "sizes", "augmentations"] as const) {
     const list = spec[key] as unknown[];
     const dup = list.find((v, i) => list.indexOf(v) !== i);

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "../../layers/mod.ts";
 import { z } from "zod";
+import type { FolderSplitRecord } from "../data/types.ts";
 import type { Provenance } from "../provenance.ts";
 import { parseWith } from "../validate.ts";
 import {
@@ -32,7 +33,14 @@ export interface CheckpointMeta {
   format: "symlab-checkpoint/1";
   model: string;
   config: ModelConfig;
-  dataset: { name: string; source: string; classNames: string[]; reason?: string };
+  /** `split`: how a folder dataset was split (lib/data/folder.ts), so evaluation reuses it. */
+  dataset: {
+    name: string;
+    source: string;
+    classNames: string[];
+    reason?: string;
+    split?: FolderSplitRecord;
+  };
   epoch: number;
   history: EpochMetrics[];
   backend: string;

@@ -144,6 +144,7 @@ export async function trainModel(
         source: dataset.source,
         classNames: dataset.classNames,
         reason: context.reason,
+        ...(dataset.split ? { split: dataset.split } : {}),
       },
       epoch: state.epoch,
       history,
