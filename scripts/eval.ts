@@ -5,7 +5,7 @@
  * @module
  */
 import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
-import { DATASET_NAMES, type DatasetName, loadDataset } from "../lib/data/mod.ts";
+import { assertSameSplit, DATASET_NAMES, type DatasetName, loadDataset } from "../lib/data/mod.ts";
 import { provenance } from "../lib/provenance.ts";
 import { parseTrainingMeta } from "../lib/train/options.ts";
 import { choiceFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
@@ -14,7 +14,7 @@ import { measureExamples } from "../lib/eval/examples.ts";
 import { type SweepName, SWEEPS } from "../lib/eval/measures.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
-import { loadModels } from "../lib/model/checkpoint.ts";
+import { loadModels, servedInputSize } from "../lib/model/checkpoint.ts";
 
 const HELP = `Usage: deno task eval [flags]
 
@@ -25,7 +25,9 @@ FGSM / PGD (white-box) and PGD transfer; writes report.json, report.md and SVG f
   --checkpoints DIR   holding baseline/ and symmetric/ (default checkpoints)
   --dataset NAME      ${DATASET_NAMES.join(" | ")}: override the dataset recorded in the
                       checkpoints
-  --data-dir DIR      an extracted copy of that dataset
+  --data-dir DIR      an extracted copy of that dataset; for a folder dataset the folder
+                      recorded in meta.json unless given (its split, size and channels are
+                      the recorded ones, and a folder whose split changed is refused)
   --limit N           test images (default 2000; 0 = all)
   --adv-limit N       test images attacked (default 500)
   --sweep NAME        ${Object.keys(SWEEPS).join(" | ")} (default full)
@@ -69,11 +71,24 @@ async function main(): Promise<number> {
     ? parseTrainingMeta(meta.training, `${models[0].dir}/meta.json`).options.seed
     : 1;
   const name = datasetName ?? meta.dataset.name as DatasetName;
+  // A folder dataset is re-read with the split, size and channels its checkpoint records.
+  const split = name === "folder" ? meta.dataset.split : undefined;
   const { dataset, reason } = await loadDataset({
     name,
-    dataDir: values["data-dir"],
+    dataDir: values["data-dir"] ?? split?.dir,
     seed: trainedSeed,
+    ...(name === "folder" && {
+      folder: split
+        ? {
+          size: split.size,
+          channels: split.channelsOption,
+          testFraction: split.testFraction,
+          splitSeed: split.seed,
+        }
+        : { size: servedInputSize(meta).size[0], channels: models[0].channels },
+    }),
   });
+  if (split && dataset.split) assertSameSplit(split, dataset.split, `${models[0].dir}/meta.json`);
   console.log(`dataset: ${dataset.name} (${reason})`);
   for (const m of models) {
     if (m.meta.dataset.classNames.length !== dataset.classNames.length) {
