@@ -77,6 +77,7 @@ async function main(): Promise<number> {
     name,
     dataDir: values["data-dir"] ?? split?.dir,
     seed: trainedSeed,
+    log: (line) => console.log(line),
     ...(name === "folder" && {
       folder: split
         ? {
