@@ -12,6 +12,9 @@ import { decodeImage } from "../lib/image/decode.ts";
 import { toModelInput } from "../lib/image/resample.ts";
 import { validateSpec } from "../lib/experiment/spec.ts";
 import { trainArgs } from "../lib/experiment/cell.ts";
+import { loadModels } from "../lib/model/checkpoint.ts";
+import { createApp, createState } from "../routes/app.ts";
+import { useBackend } from "./helpers.ts";
 
 const FORMATS = ["png", "jpg", "webp", "tiff", "gif", "avif"] as const;
 /** Class i is dominated by colour channel i, so a label can be checked from the pixels. */
@@ -328,6 +331,82 @@ Deno.test("experiment files accept dataset folder with dataDir and pass its flag
     false,
   ).join(" ");
   assert.match(args, /--dataset folder --data-dir \S+ --size 48 --channels 1 --split-seed 3 /);
+});
+
+/** Runs a script as `deno run -A`, returning its exit code and output (stderr appended). */
+async function runScript(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(`../scripts/${script}`, import.meta.url).pathname, ...args],
+    env: { SYMLAB_CACHE: `${tmp}/cache-e2e` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { code: out.code, text };
+}
+
+Deno.test("folder end to end: train tiny, evaluate, serve with the folder's class names", async () => {
+  const ckpt = `${tmp}/ckpt`, reports = `${tmp}/reports`;
+  const train = await runScript("train.ts", [
+    ...["--dataset", "folder", "--data-dir", DATA, "--preset", "tiny", "--epochs", "1"],
+    ...["--batch-size", "8", "--backend", "wasm", "--out", ckpt],
+  ]);
+  assert.equal(train.code, 0, train.text);
+  assert.match(train.text, /skipped 2 of 37 files: /);
+  assert.match(train.text, /held out for validation/);
+  const meta = JSON.parse(await Deno.readTextFile(`${ckpt}/symmetric/meta.json`));
+  assert.deepEqual(meta.dataset.classNames, CLASSES);
+  assert.equal(meta.dataset.name, "folder");
+  assert.equal(meta.dataset.split.seed, 1);
+  assert.equal(meta.dataset.split.testFraction, 0.2);
+  assert.match(meta.dataset.split.testSha256, /^[0-9a-f]{64}$/);
+  assert.deepEqual(meta.training.inputSize, [32, 32]);
+
+  const evaluated = await runScript("eval.ts", [
+    ...["--checkpoints", ckpt, "--sweep", "quick", "--limit", "6", "--adv-limit", "2"],
+    ...["--backend", "wasm", "--out", reports],
+  ]);
+  assert.equal(evaluated.code, 0, evaluated.text);
+  assert.match(evaluated.text, /decode cache: all 36 images/, "eval reads the training decode");
+  const report = JSON.parse(await Deno.readTextFile(`${reports}/report.json`));
+  assert.equal(report.dataset.name, "folder");
+  assert.equal(report.dataset.testImages, 6);
+
+  // A folder whose split changed since training is refused, in one line naming meta.json.
+  await Deno.writeFile(`${DATA}/blue/zz-new.png`, await makeImage("blue", 42, "png"));
+  const changed = await runScript("eval.ts", [
+    ...["--checkpoints", ckpt, "--sweep", "quick", "--limit", "6", "--backend", "wasm"],
+    ...["--out", `${tmp}/reports2`],
+  ]);
+  await Deno.remove(`${DATA}/blue/zz-new.png`);
+  assert.equal(changed.code, 1, changed.text);
+  assert.match(changed.text, /error: .*data: its split .* is not the one .*meta\.json records/);
+
+  await useBackend("wasm");
+  const models = await loadModels(ckpt);
+  const app = createApp(createState(models));
+  const listed = await (await app.request("/models")).json();
+  for (const m of listed.models) {
+    assert.deepEqual(m.classNames, CLASSES);
+    assert.equal(m.dataset, "folder");
+    assert.deepEqual(m.inputSize, [32, 32, 3]);
+  }
+  const form = new FormData();
+  const upload = await makeImage("red", 5, "png");
+  form.append(
+    "img",
+    new File([upload as Uint8Array<ArrayBuffer>], "red.png", { type: "image/png" }),
+  );
+  const res = await app.request("/classify", { method: "POST", body: form });
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = await res.json();
+  for (const name of ["baseline", "symmetric"]) {
+    const top = body.models[name].original.top as { label: string; index: number }[];
+    assert.equal(top.length, 3, "top-k is capped at the 3 classes");
+    assert.deepEqual(top.map((t) => t.label).sort(), CLASSES);
+    for (const t of top) assert.equal(t.label, CLASSES[t.index]);
+  }
+  for (const m of models) m.model.dispose();
 });
 
 Deno.test("folder: remove the test folders", async () => {
