@@ -4,8 +4,8 @@
  * puppeteer-core against the real server as a subprocess. Nothing downloads a browser. Without
  * Chromium the tests are skipped locally and fail in CI (`CI=true`), where .ci/run installs it.
  *
- * With `SYMLAB_SCREENSHOTS=<dir>` the results are also saved as `<dir>/page.png` (1280 px
- * wide) and `<dir>/page-phone.png` (390 px), from the checkpoints in
+ * With `SYMLAB_SCREENSHOTS=<dir>` the results for the sneaker sample are also saved as
+ * `<dir>/page.png` (1280 px wide) and `<dir>/page-phone.png` (390 px), from the checkpoints in
  * `SYMLAB_SCREENSHOT_CHECKPOINTS` when set (e.g. real Fashion-MNIST models), else the tiny
  * test ones.
  */
@@ -152,8 +152,9 @@ async function screenshots(browser: Browser, base: string, out: string) {
   await Deno.mkdir(out, { recursive: true });
   for (const [width, name] of [[1280, "page.png"], [390, "page-phone.png"]] as const) {
     const { page } = await openPage(browser, base, width);
-    const input = await page.$("input#file") as ElementHandle<HTMLInputElement> | null;
-    await input!.uploadFile(photo.pathname);
+    // A Fashion-MNIST sample: the classes the real models were trained on.
+    await page.click('button.sample[data-sample="/static/samples/sneaker.png"]');
+    await page.waitForSelector("#preview:not([hidden])");
     await page.click('input[name=rotate][value="45"]');
     await page.click('input[name=scale][value="2"]');
     await page.click("#go");
