@@ -621,6 +621,7 @@ export async function loadFolder(
   const testFraction = o.testFraction ?? FOLDER_DEFAULTS.testFraction;
   const seed = o.splitSeed ?? FOLDER_DEFAULTS.splitSeed;
   const log = o.log ?? (() => {});
+  const loadStarted = performance.now();
   const scan = await scanFolder(o.dir);
   const { root, files, classNames } = scan;
 
@@ -658,8 +659,17 @@ export async function loadFolder(
     bar?.done();
     decodeSeconds = (performance.now() - started) / 1000;
     if (cachePath) await writeCache(cachePath, files, entries);
+    log(
+      `decoded ${jobs.length} images in ${decodeSeconds.toFixed(2)} s (${
+        (jobs.length / decodeSeconds).toFixed(0)
+      } images/s)` + (cachePath ? `, cached` : ""),
+    );
   } else {
-    log(`decode cache: all ${files.length} images of ${o.dir} from ${cachePath}`);
+    log(
+      `decode cache: all ${files.length} images of ${o.dir} from ${cachePath} (${
+        ((performance.now() - loadStarted) / 1000).toFixed(2)
+      } s since the scan began)`,
+    );
   }
 
   // Bad files: one line, then the folder must still hold two usable classes.
