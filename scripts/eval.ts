@@ -15,6 +15,8 @@ import { type SweepName, SWEEPS } from "../lib/eval/measures.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
 import { loadModels, servedInputSize } from "../lib/model/checkpoint.ts";
+import { AUDIT_EPS, PROTOCOL_NAMES, PROTOCOLS, roleOf, runAudit } from "../lib/eval/protocol.ts";
+import { writeProtocolReport } from "../lib/eval/protocol_report.ts";
 
 const HELP = `Usage: deno task eval [flags]
 
@@ -33,7 +35,30 @@ FGSM / PGD (white-box) and PGD transfer; writes report.json, report.md and SVG f
   --sweep NAME        ${Object.keys(SWEEPS).join(" | ")} (default full)
   --seed N            seed of the sampled transforms (default 1)
   --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
-  --out DIR           report directory (default reports/<dataset>)
+  --protocol NAME     ${PROTOCOL_NAMES.join(" | ")} (default ours; docs/protocol.md):
+                      ours                      the sweep above; attacks on [0, 1] pixels,
+                                                every model in inference mode, PGD ${PROTOCOLS.ours.pgdSteps} steps
+                                                of 2.5·ε/steps from a random start
+                      published                 the audit: Wang et al. (NeurIPS 2025)'s
+                                                evaluation reproduced — inputs normalised with
+                                                mean = std = 0.5 (u ∈ [−1, 1]); the baseline's
+                                                adversarial images clipped to [0, 1] in u (dark
+                                                pixels become mid-grey), the symmetric models' to
+                                                [−1, 1]; symmetric models with batch norm in
+                                                training mode (batches of ${PROTOCOLS.published.batchSize}), the baseline in
+                                                inference mode; PGD ${PROTOCOLS.published.pgdSteps} steps of ${PROTOCOLS.published.pgdStep} in u, no
+                                                random start; FGSM and PGD at ε = ${
+  AUDIT_EPS[0]
+} … ${AUDIT_EPS.at(-1)}
+                                                in u (8/255 of the pixel range is 0.063) —
+                                                side by side with ours and
+                                                published-symmetric-fair at the same ε, on the
+                                                first --adv-limit test images
+                      published-symmetric-fair  the same audit (the three columns are always
+                                                run together); fair = published with both
+                                                models clipped to [−1, 1] and in inference mode
+  --out DIR           report directory (default reports/<dataset>, or
+                      reports/<dataset>/protocol for the audit)
   --help`;
 
 async function main(): Promise<number> {
@@ -47,6 +72,7 @@ async function main(): Promise<number> {
     seed: { type: "string" },
     backend: { type: "string" },
     out: { type: "string" },
+    protocol: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -62,6 +88,7 @@ async function main(): Promise<number> {
     ? undefined
     : choiceFlag("dataset", values.dataset, DATASET_NAMES, "synthetic");
   const backendName = choiceFlag("backend", values.backend, BACKEND_NAMES, "auto");
+  const protocolName = choiceFlag("protocol", values.protocol, PROTOCOL_NAMES, "ours");
   const backend = await setBackend(backendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const models = await loadModels(values.checkpoints, (l) => console.log(l));
@@ -100,6 +127,43 @@ async function main(): Promise<number> {
     }
   }
   const n = limit ? Math.min(limit, dataset.test.count) : dataset.test.count;
+  const checkpoints = Object.fromEntries(models.map((m) => [m.name, {
+    dir: m.dir,
+    weightsSha256: m.meta.weightsSha256,
+    epoch: m.meta.epoch,
+    preset: m.meta.config.preset,
+    params: m.params,
+  }]));
+  if (protocolName !== "ours") {
+    const nAdv = Math.min(advLimit || dataset.test.count, dataset.test.count);
+    console.log(
+      `protocol audit (--protocol ${protocolName}): ours, published and published-symmetric-fair on ${nAdv} test images, ${AUDIT_EPS.length} ε each; roles: ${
+        models.map((m) => `${m.name} ${roleOf(m.name)}`).join(", ")
+      }`,
+    );
+    const started = performance.now();
+    const audit = await runAudit(
+      models.map((m) => ({ name: m.name, role: roleOf(m.name), model: m.model })),
+      dataset.test,
+      { limit: nAdv, seed },
+    );
+    const out = values.out ?? `reports/${dataset.name}/protocol`;
+    const files = await writeProtocolReport(out, audit, {
+      dataset: { name: dataset.name, source: dataset.source, testImages: nAdv, advImages: nAdv },
+      backend: `${backend.name}: ${backend.reason}`,
+      seed,
+      checkpoints,
+      provenance: provenance(backend.name),
+      date: new Date().toISOString().slice(0, 10),
+      requested: protocolName,
+    });
+    console.log(
+      `wrote ${files.length} files to ${out}/ in ${
+        formatDuration((performance.now() - started) / 1000)
+      }: ${files.join(", ")}`,
+    );
+    return 0;
+  }
   console.log(
     `evaluating ${models.map((m) => m.name).join(" and ")} on ${n} test images (${
       Math.min(advLimit, n)
@@ -126,13 +190,7 @@ async function main(): Promise<number> {
       backend: `${backend.name}: ${backend.reason}`,
       seed,
       sweep,
-      checkpoints: Object.fromEntries(models.map((m) => [m.name, {
-        dir: m.dir,
-        weightsSha256: m.meta.weightsSha256,
-        epoch: m.meta.epoch,
-        preset: m.meta.config.preset,
-        params: m.params,
-      }])),
+      checkpoints,
       provenance: provenance(backend.name),
       date: new Date().toISOString().slice(0, 10),
     },

@@ -10,25 +10,35 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
-/** Cross-entropy loss of a batch (mean over the batch), logits from inference mode. */
-export function lossOf(model: tf.LayersModel, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Scalar {
+/**
+ * Cross-entropy loss of a batch (mean over the batch), logits from inference mode, or from
+ * training mode (batch-norm batch statistics; it also moves the moving averages, see
+ * lib/eval/protocol.ts) when `training` is true.
+ */
+export function lossOf(
+  model: tf.LayersModel,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  training = false,
+): tf.Scalar {
   return tf.tidy(() => {
-    const logits = model.apply(x, { training: false }) as tf.Tensor;
+    const logits = model.apply(x, { training }) as tf.Tensor;
     const y = tf.oneHot(labels, logits.shape[1] as number);
     return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
   });
 }
 
-/** ∇ₓ of the summed cross-entropy (per-image gradients, not averaged). */
+/** ∇ₓ of the summed cross-entropy (per-image gradients, not averaged); `training` as in lossOf. */
 export function inputGradient(
   model: tf.LayersModel,
   x: tf.Tensor4D,
   labels: tf.Tensor1D,
+  training = false,
 ): tf.Tensor4D {
   return tf.tidy(() =>
-    tf.grad((input: tf.Tensor) => lossOf(model, input as tf.Tensor4D, labels).mul(input.shape[0]))(
-      x,
-    ) as tf.Tensor4D
+    tf.grad((input: tf.Tensor) =>
+      lossOf(model, input as tf.Tensor4D, labels, training).mul(input.shape[0])
+    )(x) as tf.Tensor4D
   );
 }
 
