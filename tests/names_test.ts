@@ -29,7 +29,7 @@ function assertNamesChoices(message: string, flag: string, choices: string[], ba
 
 const TRAIN_FAMILIES: [string, string[]][] = [
   ["preset", ["tiny", "small", "paper", "reference"]],
-  ["model", ["baseline", "symmetric", "both", "all"]],
+  ["model", ["baseline", "symmetric", "p4m", "scale", "rotscale", "both", "all"]],
   ["dataset", ["auto", "cifar100", "cifar10", "fashion-mnist", "synthetic"]],
   ["backend", ["auto", "webgpu", "wasm", "cpu"]],
   ["optimizer", ["sgd", "adam"]],
@@ -49,6 +49,14 @@ for (const [flag, choices] of TRAIN_FAMILIES) {
     for (const good of choices) parseTrainArgs([`--${flag}`, good]);
   });
 }
+
+Deno.test("train --model takes a comma-separated list, and names the bad member's choices", () => {
+  assert.equal(parseTrainArgs(["--model", "scale,rotscale"]).options.model, "scale,rotscale");
+  assert.throws(
+    () => parseTrainArgs(["--model", "scale,toString"]),
+    /^UsageError: --model: expected one of baseline, .* or all, or a comma-separated list of models \(got "scale,toString"\)$/,
+  );
+});
 
 Deno.test("eval --sweep / --dataset / --backend: inherited names exit 2 with one line", async () => {
   for (

@@ -24,7 +24,10 @@ export const AUGMENTATIONS = {
 } as const satisfies Record<string, { shift: number; rotate: "none" | "rot90" | "any" }>;
 export type AugmentName = keyof typeof AUGMENTATIONS;
 
-/** `--model` also takes `both` (baseline and symmetric, the paper's pair) and `all`. */
+/**
+ * `--model` takes a model name, a comma-separated list of them, `both` (baseline and
+ * symmetric, the paper's pair) or `all`.
+ */
 export const MODEL_CHOICES = [...MODEL_NAMES, "both", "all"] as const;
 
 /** Every training option with its default: the one place defaults live. */
@@ -61,9 +64,10 @@ const ownName = (table: object) =>
 
 /** Validated training options (see {@linkcode TRAIN_DEFAULTS}). */
 export const TrainOptionsSchema = z.object({
-  model: z.string().refine((m) => (MODEL_CHOICES as readonly string[]).includes(m), {
-    error: () => expectedOneOf(MODEL_CHOICES),
-  }),
+  model: z.string().refine(
+    (m) => m.split(",").every((n) => (MODEL_CHOICES as readonly string[]).includes(n.trim())),
+    { error: () => `${expectedOneOf(MODEL_CHOICES)}, or a comma-separated list of models` },
+  ),
   preset: ownName(presets),
   epochs: z.number().int().min(1).max(10_000),
   batchSize: z.number().int().min(1).max(4096),
@@ -118,7 +122,8 @@ export function parseTrainingMeta(raw: unknown, file: string): TrainingMeta {
 
 /** The models a `--model` value names. */
 export function modelsToTrain(model: string): ModelName[] {
-  if (model === "all") return [...MODEL_NAMES];
-  if (model === "both") return ["baseline", "symmetric"];
-  return [model as ModelName];
+  const names = model.split(",").map((n) => n.trim()).flatMap((n): ModelName[] =>
+    n === "all" ? [...MODEL_NAMES] : n === "both" ? ["baseline", "symmetric"] : [n as ModelName]
+  );
+  return [...new Set(names)];
 }
