@@ -3,9 +3,9 @@
  * (rotated, rescaled, noisy and corrupted test data) and by the server (an uploaded image and
  * all its transforms in one batch).
  *
- * Everything except {@linkcode jpegCompress} is built from tfjs ops, so it runs on the cpu,
- * wasm and webgpu backends and keeps its work on the device, and every function disposes its
- * intermediates (`tf.memory().numTensors` grows by exactly the returned tensor).
+ * Everything except {@linkcode jpegCompress} (libvips) is built from tfjs ops, so it runs on the
+ * cpu, wasm and webgpu backends and keeps its work on the device, and every function disposes
+ * its intermediates (`tf.memory().numTensors` grows by exactly the returned tensor).
  *
  * Geometry conventions (see DESIGN.md): pixel `(r, c)` is row r (down), column c (right); the
  * centre of an H×W image is `((H−1)/2, (W−1)/2)`; a positive angle turns the picture
@@ -22,10 +22,10 @@
  */
 import { mulberry32 } from "./data/rng.ts";
 import * as tf from "@tensorflow/tfjs";
-import jpeg from "jpeg-js";
+import sharp from "sharp";
 import { z } from "zod";
 import { rot90 as rotPlane90 } from "../layers/group.ts";
-import { LUMA_BT601, resampleWeights } from "./image/resample.ts";
+import { resampleWeights } from "./image/resample.ts";
 
 /** What a resampling transform reads outside the image: a constant, or the nearest edge pixel. */
 export type Fill = number | "edge";
@@ -539,10 +539,12 @@ export function contrast(x: tf.Tensor4D, factor: number): tf.Tensor4D {
 }
 
 /**
- * Round-trips each image through JPEG at `quality` (1–100) with jpeg-js on the CPU: values are
- * clipped to [0, 1] and quantised to 8 bits, encoded (4:2:0 chroma for colour), decoded, and
- * scaled back. One-channel images are encoded as grey and read back as BT.601 luma. Not
- * differentiable; asynchronous because it reads the tensor back from the device.
+ * Round-trips each image through JPEG at `quality` (1–100) with libvips (through `sharp`, the
+ * library that decodes the server's uploads) on the CPU: values are clipped to [0, 1] and
+ * quantised to 8 bits, encoded (baseline, 4:2:0 chroma for colour, libjpeg's standard tables
+ * scaled by `quality`), decoded, and scaled back. One-channel images are encoded and read back
+ * as grey JPEGs. Not differentiable; asynchronous because it reads the tensor back from the
+ * device and because libvips works off the JavaScript thread (the images of a batch in parallel).
  *
  * @example
  * ```ts
@@ -557,24 +559,27 @@ export async function jpegCompress(x: tf.Tensor4D, quality: number): Promise<tf.
   const [n, h, w, c] = x.shape;
   if (c !== 1 && c !== 3) throw new RangeError(`jpegCompress: expected 1 or 3 channels, got ${c}`);
   const src = await x.data();
+  const size = h * w * c;
   const out = new Float32Array(src.length);
-  const rgba = new Uint8Array(h * w * 4);
-  const to8 = (v: number) => Math.round(Math.min(Math.max(v, 0), 1) * 255);
-  for (let i = 0; i < n; i++) {
-    const base = i * h * w * c;
-    for (let p = 0; p < h * w; p++) {
-      for (let k = 0; k < 3; k++) rgba[p * 4 + k] = to8(src[base + p * c + (c === 1 ? 0 : k)]);
-      rgba[p * 4 + 3] = 255;
+  await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const pixels = new Uint8Array(size);
+    for (let p = 0; p < size; p++) {
+      pixels[p] = Math.round(Math.min(Math.max(src[i * size + p], 0), 1) * 255);
     }
-    const encoded = jpeg.encode({ data: rgba, width: w, height: h }, quality);
-    const decoded = jpeg.decode(encoded.data, { useTArray: true, formatAsRGBA: false });
-    const d = decoded.data;
-    for (let p = 0; p < h * w; p++) {
-      if (c === 3) { for (let k = 0; k < 3; k++) out[base + p * 3 + k] = d[p * 3 + k] / 255; }
-      else {out[base + p] =
-          (LUMA_BT601[0] * d[p * 3] + LUMA_BT601[1] * d[p * 3 + 1] + LUMA_BT601[2] * d[p * 3 + 2]) /
-          255;}
+    const raw = { raw: { width: w, height: h, channels: c } } as const;
+    const space = c === 1 ? "b-w" : "srgb";
+    // sharp writes and reads sRGB unless told otherwise: a one-channel image stays grey.
+    const encoded = await sharp(pixels, raw).toColourspace(space)
+      .jpeg({ quality, chromaSubsampling: "4:2:0", mozjpeg: false })
+      .toBuffer();
+    const { data, info } = await sharp(encoded).toColourspace(space).raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    if (info.width !== w || info.height !== h || info.channels !== c) {
+      throw new Error(
+        `jpegCompress: expected libvips to decode ${w}×${h}×${c}, got ${info.width}×${info.height}×${info.channels}`,
+      );
     }
-  }
+    for (let p = 0; p < size; p++) out[i * size + p] = data[p] / 255;
+  }));
   return tf.tensor4d(out, [n, h, w, c]);
 }

@@ -69,7 +69,7 @@ export const DEFINITIONS: Record<string, string> = {
   noise: "accuracy vs additive Gaussian noise σ on [0, 1] pixels, clipped, seeded",
   blur: "accuracy vs Gaussian blur σ (pixels), renormalised at the borders",
   contrast: "accuracy vs contrast factor (blend with each image's per-channel mean)",
-  jpeg: "accuracy after a JPEG round trip at the given quality (jpeg-js)",
+  jpeg: "accuracy after a JPEG round trip at the given quality (libvips, 4:2:0 chroma)",
   fgsm: "white-box FGSM, L∞, ε in /255: x' = clip(x + ε·sign ∇ₓCE), inference mode",
   pgd:
     "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]",
