@@ -11,6 +11,7 @@ import {
   type DownloadProgress,
   downloadProgressRenderer,
   extractTarGz,
+  md5File,
 } from "../lib/data/download.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { shapeMask } from "../lib/data/synthetic.ts";
@@ -154,24 +155,52 @@ function dropOnce() {
 
 // ---- MD5, tar ----
 
-Deno.test("MD5 matches RFC 1321 test vectors and is chunking-independent", () => {
+Deno.test("MD5 (node:crypto) matches RFC 1321 test vectors and is chunking-independent", () => {
   const enc = new TextEncoder();
-  assert.equal(md5(enc.encode("")), "d41d8cd98f00b204e9800998ecf8427e");
-  assert.equal(md5(enc.encode("abc")), "900150983cd24fb0d6963f7d28e17f72");
-  assert.equal(
-    md5(
-      enc.encode(
-        "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
-      ),
-    ),
-    "57edf4a22be3c955ac49da2e2107b67a",
-  );
+  // RFC 1321 appendix A.5, all seven.
+  const vectors: [string, string][] = [
+    ["", "d41d8cd98f00b204e9800998ecf8427e"],
+    ["a", "0cc175b9c0f1b6a831c399e269772661"],
+    ["abc", "900150983cd24fb0d6963f7d28e17f72"],
+    ["message digest", "f96b697d7cb7938d525a2f31aaf161d0"],
+    ["abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"],
+    [
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+      "d174ab98d277d9f5a5611c2c9f419d9f",
+    ],
+    [
+      "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+      "57edf4a22be3c955ac49da2e2107b67a",
+    ],
+  ];
+  for (const [text, digest] of vectors) assert.equal(md5(enc.encode(text)), digest, text);
   // Chunks of 1, 63, 64, 65, ... bytes give the digest of the whole.
   const chunked = new Md5();
   for (let at = 0, k = 1; at < archive.length; at += k, k = (k * 7 + 1) % 131) {
     chunked.update(archive.subarray(at, at + k));
   }
   assert.equal(chunked.hex(), md5(archive));
+  assert.throws(() => chunked.update(Uint8Array.of(1)), /expected update\(\) before hex\(\)/);
+  assert.throws(() => chunked.hex(), /expected one hex\(\) call/);
+});
+
+Deno.test("md5File streams a large file and agrees with coreutils' md5sum", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/big.bin`;
+  // 48 MiB of a pattern that differs in every 64-byte block, written in 1 MiB pieces.
+  const file = await Deno.open(path, { write: true, create: true });
+  const piece = new Uint8Array(1 << 20);
+  for (let m = 0; m < 48; m++) {
+    for (let i = 0; i < piece.length; i++) piece[i] = (i * 31 + m * 7 + (i >> 6)) & 255;
+    await file.write(piece);
+  }
+  file.close();
+  const got = await md5File(path);
+  const sum = new Deno.Command("md5sum", { args: [path], stdout: "piped" }).outputSync();
+  const reference = new TextDecoder().decode(sum.stdout).split(" ")[0];
+  assert.match(reference, /^[0-9a-f]{32}$/, "md5sum's output");
+  assert.equal(got, reference);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("tar reader yields files and refuses unsafe paths on extraction", async () => {
@@ -213,6 +242,42 @@ Deno.test("tar reader yields files and refuses unsafe paths on extraction", asyn
   await Deno.writeFile(`${dir}/cut.tar.gz`, archive.subarray(0, archive.length - 200));
   await assert.rejects(extractTarGz(`${dir}/cut.tar.gz`, `${dir}/out2`), DatasetError);
   await assert.rejects(Deno.stat(`${dir}/out2/cifar-100-binary`), Deno.errors.NotFound);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("tar reader (modern-tar): GNU tar's own gnu and pax archives, cut and corrupt ones", async () => {
+  const dir = await Deno.makeTempDir();
+  const long = `${"d".repeat(120)}/${"f".repeat(110)}.bin`;
+  await Deno.mkdir(`${dir}/src/sub/${"d".repeat(120)}`, { recursive: true });
+  await Deno.writeFile(`${dir}/src/sub/${long}`, Uint8Array.of(7, 8, 9));
+  await Deno.writeFile(`${dir}/src/sub/short`, new Uint8Array(1500).fill(5));
+  const read = async (bytes: Uint8Array) => {
+    const out: [string, number, number][] = [];
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+    for await (const e of readTar(stream, "t.tar")) out.push([e.name, e.data.length, e.data[0]]);
+    return out.sort((a, b) => a[0] < b[0] ? -1 : 1);
+  };
+  // The reference is GNU tar itself: its gnu (long names as "L" entries) and pax formats.
+  for (const format of ["gnu", "pax"]) {
+    const made = new Deno.Command("tar", {
+      args: [`--format=${format}`, "-C", `${dir}/src`, "-cf", `${dir}/${format}.tar`, "sub"],
+    }).outputSync();
+    assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+    const bytes = await Deno.readFile(`${dir}/${format}.tar`);
+    assert.deepEqual(await read(bytes), [[`sub/${long}`, 3, 7], ["sub/short", 1500, 5]], format);
+    // Cut inside the last file's data (not at the gzip level): an error, not a short file.
+    // (GNU tar pads to 10 KiB records, so cut in the middle of the 1500 bytes of fives.)
+    const cutAt = bytes.findIndex((b, i) => b === 5 && bytes[i + 1499] === 5) + 700;
+    await assert.rejects(
+      () => read(bytes.subarray(0, cutAt)),
+      (e) =>
+        e instanceof DatasetError && /^t\.tar: expected a complete tar archive/.test(e.message),
+    );
+  }
+  // One flipped byte in a header's name: the checksum no longer matches.
+  const bytes = tar([{ name: "a.bin", data: new Uint8Array(10) }]);
+  bytes[0] = "b".charCodeAt(0);
+  await assert.rejects(() => read(bytes), /t\.tar: expected a complete tar archive.*checksum/);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,10 +1,12 @@
 /**
- * Minimal tar reader for the dataset archives: ustar headers (512-byte blocks, name split into
- * prefix + name), GNU long names (type "L") and POSIX pax `path` records (type "x"); regular
- * files only, streamed from a gzip-decompressed byte stream. No shell tool needed.
+ * Reading the dataset archives' tar streams with `modern-tar` (a kept, zero-dependency Web
+ * Streams tar decoder): ustar, GNU long names (type "L") and POSIX pax `path` records, in its
+ * strict mode so a bad header checksum or a cut archive is an error rather than a short file;
+ * regular files only, streamed from a gzip-decompressed byte stream. No shell tool needed.
  *
  * @module
  */
+import { createTarDecoder } from "modern-tar";
 import { DatasetError } from "./types.ts";
 
 /** One regular file of an archive. */
@@ -13,63 +15,10 @@ export interface TarEntry {
   data: Uint8Array;
 }
 
-function text(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-}
-
-function octal(path: string, bytes: Uint8Array): number {
-  const s = text(bytes).trim();
-  if (!/^[0-7]*$/.test(s)) {
-    throw new DatasetError(`${path}: corrupt tar header (size field "${s}")`);
-  }
-  return s ? parseInt(s, 8) : 0;
-}
-
-/** The `path` of a pax extended header: records "<length> <key>=<value>\n". */
-function paxPath(data: Uint8Array): string | undefined {
-  const records = new TextDecoder().decode(data).split("\n");
-  for (const record of records) {
-    const m = record.match(/^\d+ path=(.*)$/s);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-/** Reads exactly n bytes from a stream reader, keeping leftovers between calls. */
-class ByteReader {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  constructor(private reader: ReadableStreamDefaultReader<Uint8Array>) {}
-
-  async read(n: number): Promise<Uint8Array | null> {
-    while (this.#buffered < n) {
-      const { value, done } = await this.reader.read();
-      if (done) return this.#buffered === 0 ? null : this.#take(this.#buffered);
-      this.#chunks.push(value);
-      this.#buffered += value.length;
-    }
-    return this.#take(n);
-  }
-
-  #take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.#chunks[0];
-      const k = Math.min(c.length, n - at);
-      out.set(c.subarray(0, k), at);
-      at += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    this.#buffered -= n;
-    return out;
-  }
-}
-
 /**
- * Yields the regular files of a tar stream. `path` names the archive in error messages.
+ * Yields the regular files of a tar stream; directories, links and other entries are read past.
+ * `path` names the archive in error messages: a corrupt header or a truncated archive throws a
+ * {@linkcode DatasetError} naming it.
  *
  * @example
  * ```ts
@@ -83,29 +32,29 @@ export async function* readTar(
   stream: ReadableStream<Uint8Array>,
   path: string,
 ): AsyncGenerator<TarEntry> {
-  const reader = new ByteReader(stream.getReader());
-  let longName: string | undefined; // from a GNU "L" or pax "x" entry, for the next file
-  while (true) {
-    const header = await reader.read(512);
-    if (!header || header.every((b) => b === 0)) return; // end-of-archive blocks
-    if (header.length < 512) throw new DatasetError(`${path}: truncated tar header`);
-    const sum = header.reduce((s, b, i) => s + (i >= 148 && i < 156 ? 32 : b), 0);
-    if (sum !== octal(path, header.subarray(148, 156))) {
-      throw new DatasetError(`${path}: corrupt tar header (checksum mismatch)`);
+  const entries = stream.pipeThrough(createTarDecoder({ strict: true }));
+  let name = "";
+  try {
+    for await (const entry of entries) {
+      name = entry.header.name;
+      if (entry.header.type !== "file") {
+        // Every body must be consumed or cancelled before the decoder moves on.
+        await entry.body.cancel();
+        continue;
+      }
+      const data = new Uint8Array(await new Response(entry.body).arrayBuffer());
+      if (data.length !== entry.header.size) {
+        throw new Error(`entry "${name}" needs ${entry.header.size} bytes, got ${data.length}`);
+      }
+      yield { name, data };
     }
-    const size = octal(path, header.subarray(124, 136));
-    const type = String.fromCharCode(header[156] || 48);
-    const prefix = text(header.subarray(345, 500));
-    const name = longName ?? (prefix ? `${prefix}/` : "") + text(header.subarray(0, 100));
-    longName = undefined;
-    const padded = Math.ceil(size / 512) * 512;
-    const body = padded ? await reader.read(padded) : new Uint8Array(0);
-    if (!body || body.length < padded) {
-      throw new DatasetError(`${path}: truncated (entry "${name}" needs ${size} bytes)`);
-    }
-    const data = body.subarray(0, size);
-    if (type === "L") longName = text(data);
-    else if (type === "x") longName = paxPath(data);
-    else if (type === "0" || type === "\0") yield { name, data };
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new DatasetError(
+      `${path}: expected a complete tar archive, got a corrupt or truncated one (${reason}${
+        name ? `; after entry "${name}"` : ""
+      })`,
+    );
   }
 }
