@@ -2,6 +2,9 @@
  * Progress lines for long jobs: a bar redrawn in place on a terminal, plain lines (about every
  * 10%) otherwise, with rate and ETA.
  *
+ * Kept our own (60 lines) rather than `cli-progress`: that one draws through Node's TTY streams
+ * and has no plain-line mode for the Slurm and CI logs that most of our long jobs write to.
+ *
  * @module
  */
 
