@@ -2,8 +2,8 @@
  * Progress lines for long jobs: a bar redrawn in place on a terminal, plain lines (about every
  * 10%) otherwise, with rate and ETA.
  *
- * Kept our own (60 lines) rather than `cli-progress`: that one draws through Node's TTY streams
- * and has no plain-line mode for the Slurm and CI logs that most of our long jobs write to.
+ * Kept our own (60 lines) rather than `cli-progress`: off a terminal that one prints a line per
+ * timer tick (`noTTYOutput`), where the Slurm and CI logs our long jobs write want one per 10%.
  *
  * @module
  */
