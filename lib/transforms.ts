@@ -105,6 +105,28 @@ export function rot90(x: tf.Tensor4D, k: number): tf.Tensor4D {
   return rotPlane90(x, k);
 }
 
+/** The axis a mirror reverses: `h` mirrors left-right (columns), `v` upside down (rows). */
+export type FlipAxis = "h" | "v";
+
+/**
+ * Mirrors every image of an NHWC batch exactly (a reverse of one axis, no interpolation):
+ * `h` is the horizontal flip `out[i][j] = in[i][W−1−j]` (D4 element 4 of layers/group.ts),
+ * `v` the vertical flip `out[i][j] = in[H−1−i][j]` (element 6: a half turn, then `h`).
+ *
+ * @example
+ * ```ts
+ * const x = tf.randomUniform([2, 5, 7, 3]) as tf.Tensor4D;
+ * flip(flip(x, "h"), "h"); // equals x
+ * ```
+ */
+export function flip(x: tf.Tensor4D, axis: FlipAxis): tf.Tensor4D {
+  requireImages(x, "flip");
+  if (axis !== "h" && axis !== "v") {
+    throw new RangeError(`flip: expected axis "h" or "v", got ${JSON.stringify(axis)}`);
+  }
+  return tf.reverse(x, axis === "h" ? 2 : 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bilinear resampling through an affine map about the centre
 

@@ -10,12 +10,16 @@
  *   interpolation, and corners that come from outside the image are filled with 0 (black).
  * - `scale`: comma-separated zoom factors in [0.1, 10] about the centre (> 1 enlarges the
  *   centre and crops the border, < 1 shrinks the picture inside a black border).
- * - `model`: baseline | symmetric | both (default both: every loaded model).
+ * - `flip`: `h` (mirror left-right), `v` (upside down) or `h,v` (each separately): exact
+ *   array flips, scored like the other transforms.
+ * - `model`: a loaded model's name (baseline, symmetric, p4m, scale, rotscale), a
+ *   comma-separated list of them, `both` (baseline and symmetric) or `all` (default: every
+ *   loaded model); 422 naming the loaded models otherwise.
  * - `topk`: 1–100 (default 5).
  * - `inputs=png`: each model's result also carries `inputs: { original, transforms: [...] }`,
  *   the images as that model saw them (resized, grey for a grey model, transformed) as base64
  *   PNGs at the model's input size.
- * Without `rotate` and `scale`: `rotate=90,180,270`. At most 32 transforms per request. A key
+ * Without `rotate`, `scale` and `flip`: `rotate=90,180,270`. At most 32 transforms per request. A key
  * given twice is read as one comma-separated list (`rotate=90&rotate=180` = `rotate=90,180`).
  *
  * Order of checks, cheapest first, so that a bad request costs little: query (422), readiness
@@ -32,7 +36,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ImageError, readImageHeader } from "../lib/image/decode.ts";
+import type { LoadedModel } from "../lib/model/checkpoint.ts";
 import type { Transform } from "../lib/serve/classify.ts";
+import type { FlipAxis } from "../lib/transforms.ts";
 import type { ServerState } from "./state.ts";
 import { HttpError } from "./errors.ts";
 
@@ -52,11 +58,40 @@ const list = (name: string, min: number, max: number) =>
     return values;
   });
 
+const flips = z.string().max(1000).transform((s, ctx) => {
+  const values = s.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  if (values.length === 0 || values.length > 32 || values.some((v) => v !== "h" && v !== "v")) {
+    ctx.addIssue({
+      code: "custom",
+      message: `flip: expected h, v or h,v (mirror left-right, upside down), got "${s}"`,
+    });
+    return z.NEVER;
+  }
+  return values as FlipAxis[];
+});
+
+/**
+ * The `model` query: names split on commas, `both` and `all` kept as they are; which names are
+ * loaded is only known per request, so {@linkcode selectModels} checks them.
+ */
+const modelList = z.string().max(1000).transform((s, ctx) => {
+  const names = s.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  if (names.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `model: expected a model name, a comma-separated list, both or all, got "${s}"`,
+    });
+    return z.NEVER;
+  }
+  return names;
+});
+
 /** The query of /classify. */
 export const ClassifyQuery = z.object({
   rotate: list("rotate", -1e6, 1e6).optional(),
   scale: list("scale", 0.1, 10).optional(),
-  model: z.enum(["baseline", "symmetric", "both"]).default("both"),
+  flip: flips.optional(),
+  model: modelList.default(["all"]),
   topk: z.coerce.number().int().min(1).max(100).default(5),
   inputs: z.literal("png", { error: 'inputs: expected "png"' }).optional(),
 }).strict();
@@ -68,6 +103,53 @@ function queryError(issue: z.core.$ZodIssue): HttpError {
     ? issue.message
     : `${field}: ${issue.message}`;
   return new HttpError(422, "bad_query", message);
+}
+
+/**
+ * The loaded models a `model` query names, in the order loaded: `all` is every loaded model,
+ * `both` baseline and symmetric (those of them that are loaded), any other entry a model's
+ * name. A name that is not loaded, or `both` with neither loaded, is a 422 naming the loaded
+ * models.
+ */
+export function selectModels(names: string[], loaded: LoadedModel[]): LoadedModel[] {
+  const serving = `serving ${loaded.map((m) => m.name).join(", ")}`;
+  const chosen = new Set<LoadedModel>();
+  for (const name of names) {
+    if (name === "all") loaded.forEach((m) => chosen.add(m));
+    else if (name === "both") {
+      const pair = loaded.filter((m) => m.name === "baseline" || m.name === "symmetric");
+      if (pair.length === 0) {
+        throw new HttpError(
+          422,
+          "bad_query",
+          `model: "both" needs baseline or symmetric (${serving})`,
+        );
+      }
+      pair.forEach((m) => chosen.add(m));
+    } else {
+      const m = loaded.find((m) => m.name === name);
+      if (!m) {
+        throw new HttpError(
+          422,
+          "bad_query",
+          `model: "${name}" is not loaded (${serving}; or both, all, or a comma-separated list)`,
+        );
+      }
+      chosen.add(m);
+    }
+  }
+  return loaded.filter((m) => chosen.has(m));
+}
+
+/** The transforms of a parsed query, in the order rotations, zooms, flips. */
+export function transformsOf(
+  query: { rotate?: number[]; scale?: number[]; flip?: FlipAxis[] },
+): Transform[] {
+  return [
+    ...(query.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
+    ...(query.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
+    ...(query.flip ?? []).map((value) => ({ kind: "flip" as const, value })),
+  ];
 }
 
 /** Reads a body stream, refusing it as soon as it passes `limit` bytes (never buffers more). */
@@ -172,18 +254,7 @@ export function classifyRoutes(state: ServerState): Hono {
         state.loadError ?? "models are still loading; retry shortly",
       );
     }
-    const wanted = query.model === "both"
-      ? state.models
-      : state.models.filter((m) => m.name === query.model);
-    if (wanted.length === 0) {
-      throw new HttpError(
-        422,
-        "bad_query",
-        `model: "${query.model}" is not loaded (serving ${
-          state.models.map((m) => m.name).join(", ")
-        })`,
-      );
-    }
+    const wanted = selectModels(query.model, state.models);
     const { limits } = state;
     const declared = Number(c.req.header("content-length") ?? NaN);
     if (declared > limits.maxBodyBytes) {
@@ -203,12 +274,16 @@ export function classifyRoutes(state: ServerState): Hono {
         `Image of ${header.width}×${header.height} pixels is over the limit of ${limits.maxPixels} pixels`,
       );
     }
-    const transforms: Transform[] = [
-      ...(query.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
-      ...(query.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
-    ];
+    const transforms = transformsOf(query);
     if (transforms.length === 0) {
       transforms.push(...[90, 180, 270].map((value) => ({ kind: "rotate" as const, value })));
+    }
+    if (transforms.length > 32) {
+      throw new HttpError(
+        422,
+        "bad_query",
+        `rotate, scale, flip: expected at most 32 transforms in all, got ${transforms.length}`,
+      );
     }
     const started = performance.now();
     const { image, results } = await state.queue.classify({

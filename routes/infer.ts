@@ -9,8 +9,9 @@
  *   - at the model's input size an FP32 image is used as it is; any other size is resized as
  *     `/classify` resizes an upload (8-bit pixels, area averaging / bilinear; FP32 values are
  *     first rounded to 8 bits), and RGB becomes grey for a grey model (BT.601 luma);
- *   - `parameters.rotate` / `parameters.scale`: comma-separated angles / zoom factors, as in
- *     `/classify`'s query (a parameter value is a string, number or boolean in the protocol).
+ *   - `parameters.rotate` / `parameters.scale` / `parameters.flip`: comma-separated angles /
+ *     zoom factors / mirrors (`h`, `v`), as in `/classify`'s query (a parameter value is a
+ *     string, number or boolean in the protocol).
  *
  *   The response is `{ model_name, model_version, id, parameters?, outputs }` with
  *   `probabilities` (`FP32 [N, classes]`) and, when transforms were asked for, `invariance`
@@ -31,7 +32,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { DecodedImage } from "../lib/image/decode.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
 import { classifyBatch, type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
-import { ClassifyQuery, readLimited } from "./classify.ts";
+import { ClassifyQuery, readLimited, transformsOf } from "./classify.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import type { ServerState } from "./state.ts";
 
@@ -104,16 +105,21 @@ export function flattenTensor(data: unknown[], shape: number[]): number[] {
   return out;
 }
 
-/** Transforms from `parameters.rotate` / `parameters.scale`, validated as `/classify`'s query. */
-function transformsOf(parameters: Record<string, z.infer<typeof Parameter>> = {}): Transform[] {
-  const unknown = Object.keys(parameters).filter((k) => k !== "rotate" && k !== "scale");
+/**
+ * Transforms from `parameters.rotate` / `scale` / `flip`, validated as `/classify`'s query.
+ */
+function parameterTransforms(
+  parameters: Record<string, z.infer<typeof Parameter>> = {},
+): Transform[] {
+  const known = ["rotate", "scale", "flip"];
+  const unknown = Object.keys(parameters).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw bad(`parameters: expected rotate and/or scale, got ${unknown.join(", ")}`);
+    throw bad(`parameters: expected rotate, scale and/or flip, got ${unknown.join(", ")}`);
   }
   const raw = Object.fromEntries(
     Object.entries(parameters).map(([k, v]) => [k, String(v)]),
   );
-  const parsed = ClassifyQuery.pick({ rotate: true, scale: true }).safeParse(raw);
+  const parsed = ClassifyQuery.pick({ rotate: true, scale: true, flip: true }).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.join(".");
@@ -123,10 +129,7 @@ function transformsOf(parameters: Record<string, z.infer<typeof Parameter>> = {}
       }`,
     );
   }
-  const transforms = [
-    ...(parsed.data.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
-    ...(parsed.data.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
-  ];
+  const transforms = transformsOf(parsed.data);
   if (transforms.length > 32) {
     throw bad(`parameters: expected at most 32 transforms, got ${transforms.length}`);
   }
@@ -247,7 +250,7 @@ async function infer(c: Context, state: ServerState): Promise<Response> {
       }`,
     );
   }
-  const transforms = transformsOf(request.parameters);
+  const transforms = parameterTransforms(request.parameters);
   const images = imagesOf(request.inputs[0], served, limits.maxPixels);
   const perCall = images.length * (1 + transforms.length);
   if (perCall > limits.maxBatchImages) {
@@ -261,7 +264,7 @@ async function infer(c: Context, state: ServerState): Promise<Response> {
   if (missing.length > 0) {
     throw bad(
       `outputs: expected ${available.join(" or ")}${
-        missing.includes("invariance") ? " (invariance needs parameters.rotate or scale)" : ""
+        missing.includes("invariance") ? " (invariance needs parameters.rotate, scale or flip)" : ""
       }, got ${missing.join(", ")}`,
     );
   }

@@ -38,6 +38,8 @@ export const SAMPLES: readonly { file: string; caption: string }[] = [
 
 const ROTATIONS = [90, 180, 270, 45, 30, 15];
 const ZOOMS = [0.5, 0.75, 1.5, 2];
+/** The mirrors `/classify?flip=` takes, with what the page calls them. */
+const FLIPS: readonly [string, string][] = [["h", "left-right"], ["v", "upside down"]];
 /** Checked when the page opens: the three quarter turns, as `/classify` does by default. */
 const DEFAULT_ROTATIONS = new Set([90, 180, 270]);
 
@@ -46,7 +48,7 @@ const CSP = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; 
   "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 function page() {
-  const check = (name: string, value: number, label: string, checked: boolean) =>
+  const check = (name: string, value: number | string, label: string, checked: boolean) =>
     html`
       <label
         class="chip"><input type="checkbox" name="${name}" value="${value}" ${checked
@@ -101,6 +103,10 @@ function page() {
               <div class="row" role="group" aria-label="Zoom factors about the centre">
               <span class="what">Zoom</span>
               ${ZOOMS.map((z) => check("scale", z, `×${z}`, false))}
+            </div>
+              <div class="row" role="group" aria-label="Mirrors (exact flips)">
+              <span class="what">Flip</span>
+              ${FLIPS.map(([v, label]) => check("flip", v, label, false))}
             </div>
               <div class="row">
                 <label

@@ -194,15 +194,23 @@ Deno.test({
           }),
         );
       }
-      for (const want of ["file", "/static/samples/cat.jpg", "rotate=45", "scale=2", "go"]) {
+      for (
+        const want of ["file", "/static/samples/cat.jpg", "rotate=45", "scale=2", "flip=h", "go"]
+      ) {
         assert.ok(focused.includes(want), `Tab reaches ${want}: ${focused.join(" ")}`);
       }
 
-      // The photo through the page's file input; one more angle and a zoom, by keyboard.
+      // The photo through the page's file input; one more angle, a zoom and a mirror, by keyboard.
       const input = await page.$("input#file") as ElementHandle<HTMLInputElement> | null;
       await input!.uploadFile(photo.pathname);
       await page.waitForSelector("#preview:not([hidden])");
-      for (const sel of ['input[name=rotate][value="45"]', 'input[name=scale][value="2"]']) {
+      for (
+        const sel of [
+          'input[name=rotate][value="45"]',
+          'input[name=scale][value="2"]',
+          'input[name=flip][value="h"]',
+        ]
+      ) {
         await page.focus(sel);
         await page.keyboard.press("Space");
       }
@@ -225,7 +233,7 @@ Deno.test({
       assert.equal(await page.$eval("#results", (r) => r.getAttribute("aria-busy")), "true");
       release();
       await page.waitForFunction(
-        () => document.querySelectorAll("section.model .card[data-transform]").length === 10,
+        () => document.querySelectorAll("section.model .card[data-transform]").length === 12,
       );
       assert.equal(await page.$("#status .spinner"), null, "the spinner is gone");
 
@@ -233,6 +241,8 @@ Deno.test({
       const params = new URLSearchParams(query);
       assert.equal(params.get("rotate"), "90,180,270,45");
       assert.equal(params.get("scale"), "2");
+      assert.equal(params.get("flip"), "h");
+      assert.equal(params.get("model"), null, "every model: no model list in the query");
       assert.equal(params.get("inputs"), "png");
       const form = new FormData();
       form.append("img", new File([await Deno.readFile(photo)], "cat.jpg", { type: "image/jpeg" }));
@@ -241,13 +251,13 @@ Deno.test({
         body: form,
       })).json();
       const { cards, originals } = await shownResults(page);
-      assert.equal(cards.length, 10);
+      assert.equal(cards.length, 12);
       for (const name of ["baseline", "symmetric"]) {
         const m = api.models[name];
         assert.equal(originals[name], m.original.top[0].label, `${name}: original top-1`);
         m.transforms.forEach((t: {
           kind: string;
-          value: number;
+          value: number | string;
           invariance: number;
           top1Agrees: boolean;
           top: { label: string }[];

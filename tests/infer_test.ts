@@ -240,7 +240,7 @@ Deno.test("infer errors: HTTP 400 with the protocol's { error } naming what was 
     ],
     [
       { inputs: [ok], parameters: { rotation: "90" } },
-      /parameters: expected rotate and\/or scale, got rotation/,
+      /parameters: expected rotate, scale and\/or flip, got rotation/,
     ],
     [
       { inputs: [ok], parameters: { rotate: "x" } },
@@ -249,7 +249,7 @@ Deno.test("infer errors: HTTP 400 with the protocol's { error } naming what was 
     [{ inputs: [ok], parameters: { scale: 100 } }, /parameters\.scale: expected .*\[0\.1, 10\]/],
     [
       { inputs: [ok], outputs: [{ name: "invariance" }] },
-      /invariance needs parameters\.rotate or scale/,
+      /invariance needs parameters\.rotate, scale or flip/,
     ],
     [
       { inputs: [ok], outputs: [{ name: "logits" }] },

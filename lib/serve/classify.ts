@@ -14,16 +14,22 @@ import type { DecodedImage } from "../image/decode.ts";
 import { toModelInput } from "../image/resample.ts";
 import { argmax, invarianceScore, topK } from "../eval/invariance.ts";
 import type { ModelName } from "../model/models.ts";
-import { rot90, rotate, zoom } from "../transforms.ts";
+import { flip, type FlipAxis, rot90, rotate, zoom } from "../transforms.ts";
 
-/** One requested transform. */
-export interface Transform {
-  kind: "rotate" | "scale";
-  value: number;
-}
+/**
+ * One requested transform: a rotation in degrees, a zoom factor, or an exact mirror (`h`
+ * left-right, `v` upside down).
+ */
+export type Transform =
+  | { kind: "rotate" | "scale"; value: number }
+  | { kind: "flip"; value: FlipAxis };
 
-/** Applies one transform to a batch: exact rot90 for multiples of 90° (square inputs). */
-function applyTransform(x: tf.Tensor4D, t: Transform): tf.Tensor4D {
+/**
+ * Applies one transform to a batch: exact array flips, exact rot90 for multiples of 90°
+ * (square inputs), so that an exactly invariant model scores 1 on them.
+ */
+export function applyTransform(x: tf.Tensor4D, t: Transform): tf.Tensor4D {
+  if (t.kind === "flip") return flip(x, t.value);
   if (t.kind === "scale") return zoom(x, t.value);
   const [, h, w] = x.shape;
   const quarter = t.value / 90;
@@ -42,14 +48,12 @@ export interface TopEntry {
 export interface ModelResult {
   model: ModelName;
   original: { top: TopEntry[] };
-  transforms: {
-    kind: Transform["kind"];
-    value: number;
+  transforms: (Transform & {
     top: TopEntry[];
     /** `1 − JSD(p, q)` in bits, in [0, 1]. */
     invariance: number;
     top1Agrees: boolean;
-  }[];
+  })[];
   /** The original's full class distribution, when the job asked for `probabilities`. */
   probabilities?: number[];
   /**
@@ -182,8 +186,7 @@ export async function classifyBatch(
       const transforms = job.transforms.map((t, j) => {
         const q = flat.subarray((row + 1 + j) * n, (row + 2 + j) * n);
         return {
-          kind: t.kind,
-          value: t.value,
+          ...t,
           top: named(q, job.k),
           invariance: round6(invarianceScore(p, q)),
           top1Agrees: top1 === argmax(q),

@@ -107,14 +107,16 @@ async function loadModels() {
   }
 }
 
-/** Checked values plus the free-text field, as one comma-separated list. */
+/** Checked values plus the free-text field (if any), as one comma-separated list. */
 function values(name, more) {
   const picked = [...form.querySelectorAll(`input[name=${name}]:checked`)].map((i) => i.value);
-  const typed = $(more).value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const text = more ? $(more).value : "";
+  const typed = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
   return [...picked, ...typed];
 }
 
 function describe(t) {
+  if (t.kind === "flip") return t.value === "h" ? "flip left-right" : "flip upside down";
   return t.kind === "rotate" ? `rotate ${t.value}°` : `zoom ×${t.value}`;
 }
 
@@ -259,14 +261,17 @@ form.addEventListener("submit", async (e) => {
   if (chosen.length === 0) return showError("Choose at least one model.");
   const rotate = values("rotate", "rotate-more");
   const scale = values("scale", "scale-more");
-  if (rotate.length + scale.length === 0) return showError("Choose at least one transform.");
+  const flip = values("flip");
+  if (rotate.length + scale.length + flip.length === 0) {
+    return showError("Choose at least one transform.");
+  }
   const params = new URLSearchParams({ topk: $("topk").value, inputs: "png" });
   if (rotate.length) params.set("rotate", rotate.join(","));
   if (scale.length) params.set("scale", scale.join(","));
-  // All models: one request (one batch per model on the server); a subset: one per model.
-  const queries = chosen.length === models.length
-    ? [params]
-    : chosen.map((m) => new URLSearchParams([...params, ["model", m]]));
+  if (flip.length) params.set("flip", flip.join(","));
+  // One request (one batch per model on the server): every model by default, else the list.
+  if (chosen.length !== models.length) params.set("model", chosen.join(","));
+  const queries = [params];
   go.disabled = true;
   results.setAttribute("aria-busy", "true");
   statusEl.replaceChildren(
