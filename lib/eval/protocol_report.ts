@@ -14,6 +14,7 @@ import {
   PROTOCOL_NAMES,
   type ProtocolName,
   protocolOptions,
+  roleOf,
   SUMMARY_EPS,
 } from "./protocol.ts";
 
@@ -82,8 +83,17 @@ function gainTable(audit: Audit): string[] {
 
 /** The computed sentence per symmetric model: how much of the published gain is asymmetry. */
 export function asymmetrySentences(audit: Audit): string[] {
+  const base = Object.keys(audit.results.ours).find((m) => roleOf(m) === "baseline");
   return audit.gains.map((g) => {
     const s = g.summary;
+    const i = audit.eps.indexOf(s.eps);
+    const floor = base !== undefined && i >= 0 &&
+      (["published", "published-symmetric-fair"] as const).every((p) =>
+        audit.results[p][g.model].pgd[i].acc === 0 && audit.results[p][base].pgd[i].acc === 0
+      );
+    const atFloor = floor
+      ? ` Both models are at 0% there under both protocols, so that ε has no gain to split; the average over the grid below is the informative number.`
+      : "";
     const share = s.published.difference !== 0
       ? ` (${(100 * s.asymmetry.difference / s.published.difference).toFixed(0)}% of it)`
       : "";
@@ -95,7 +105,7 @@ export function asymmetrySentences(audit: Audit): string[] {
       pts(s.fair.difference)
     } points. The asymmetry alone produces ${dratio(s.asymmetry)} of the ratio and ${
       pts(s.asymmetry.difference)
-    } points of the difference${share}. Averaged over ε = ${audit.eps[0]} … ${
+    } points of the difference${share}.${atFloor} Averaged over ε = ${audit.eps[0]} … ${
       audit.eps.at(-1)
     }: published ${ratio(s.mean.published)}, ${pts(s.mean.published.difference)}; fair ${
       ratio(s.mean.fair)
