@@ -47,10 +47,16 @@ export interface ModelEval {
   blur: Row[];
   contrast: Row[];
   jpeg: Row[];
+  /** The 8 D4 elements (`element` 4·m + r; 4 = flip h, 6 = flip v) with acc and invariance. */
+  mirror: Row[];
   fgsm: Row[];
   pgd: Row[];
   transfer: Row[];
-  invariance: { rotation: number; zoom: number };
+  /**
+   * Mean invariance: over non-zero angles, over zooms ≠ 1, over the two flips (h and v), and
+   * over the 7 D4 elements that are not the identity.
+   */
+  invariance: { rotation: number; zoom: number; flip: number; d4: number };
 }
 
 async function probabilities(model: tf.LayersModel, x: tf.Tensor4D): Promise<Float32Array> {
@@ -172,7 +178,7 @@ export async function evaluate(
         }]
       );
     const single = (key: keyof ModelEval) => list.findIndex((m) => m.key === key);
-    const rot = rows("rotation"), zm = rows("zoom");
+    const rot = rows("rotation"), zm = rows("zoom"), mirror = rows("mirror");
     const meanInv = (r: Row[], skip: (row: Row) => boolean) => {
       const kept = r.filter((row) => !skip(row));
       return kept.reduce((s, row) => s + row.invariance, 0) / Math.max(kept.length, 1);
@@ -191,12 +197,15 @@ export async function evaluate(
       blur: rows("blur"),
       contrast: rows("contrast"),
       jpeg: rows("jpeg"),
+      mirror,
       fgsm: sweep.eps.map((eps, e) => ({ eps, acc: a.fgsm[e] / nAdv })),
       pgd: sweep.eps.map((eps, e) => ({ eps, acc: a.pgd[e] / nAdv })),
       transfer: other ? sweep.eps.map((eps, e) => ({ eps, acc: other[e] / nAdv })) : [],
       invariance: {
         rotation: meanInv(rot, (r) => r.angle === 0),
         zoom: meanInv(zm, (r) => r.factor === 1),
+        flip: meanInv(mirror, (r) => r.element !== 4 && r.element !== 6),
+        d4: meanInv(mirror, (r) => r.element === 0),
       },
     };
   });

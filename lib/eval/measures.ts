@@ -7,6 +7,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
+import { d4Image } from "../../layers/group.ts";
 import {
   contrast,
   gaussianBlur,
@@ -21,6 +22,26 @@ import {
   zoom,
 } from "../transforms.ts";
 
+/**
+ * The 8 elements of D4 (p4m's point group) by index e = 4·m + r: r quarter turns
+ * counter-clockwise, then a left-right mirror if m = 1 (layers/group.ts `d4Image`). Element 4
+ * is the horizontal flip (`/classify?flip=h`), 6 the vertical flip (`flip=v`), 5 and 7 the
+ * mirrors in the two diagonals; 0 is the identity (invariance 1 by definition, kept as a check).
+ */
+export const D4_ELEMENTS: number[] = [0, 1, 2, 3, 4, 5, 6, 7];
+
+/** What the report calls D4 element e. */
+export const D4_NAMES: readonly string[] = [
+  "identity",
+  "turn 90°",
+  "turn 180°",
+  "turn 270°",
+  "flip h",
+  "turn 90° + flip h",
+  "flip v",
+  "turn 270° + flip h",
+];
+
 /** What each sweep covers. */
 export const SWEEPS = {
   full: {
@@ -32,6 +53,7 @@ export const SWEEPS = {
     blur: [0.5, 1, 2],
     contrast: [0.5, 0.25],
     jpeg: [50, 20],
+    mirrors: D4_ELEMENTS,
     eps: [1, 2, 4, 8],
     pgdSteps: 10,
   },
@@ -44,6 +66,7 @@ export const SWEEPS = {
     blur: [1],
     contrast: [0.5],
     jpeg: [30],
+    mirrors: D4_ELEMENTS,
     eps: [2, 8],
     pgdSteps: 5,
   },
@@ -70,6 +93,8 @@ export const DEFINITIONS: Record<string, string> = {
   blur: "accuracy vs Gaussian blur σ (pixels), renormalised at the borders",
   contrast: "accuracy vs contrast factor (blend with each image's per-channel mean)",
   jpeg: "accuracy after a JPEG round trip at the given quality (libvips, 4:2:0 chroma)",
+  mirror:
+    "accuracy and mean invariance under the 8 exact flips and turns of D4, element e = 4·m + r: r quarter turns counter-clockwise, then a left-right mirror if m = 1 (4 = flip h, left-right; 6 = flip v, upside down; 5 and 7 the diagonal mirrors; 0 the identity)",
   fgsm: "white-box FGSM, L∞, ε in /255: x' = clip(x + ε·sign ∇ₓCE), inference mode",
   pgd:
     "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]",
@@ -89,7 +114,8 @@ export type MeasureKey =
   | "noise"
   | "blur"
   | "contrast"
-  | "jpeg";
+  | "jpeg"
+  | "mirror";
 
 /** A transform of a batch: (x, offset of the batch's first image) -> transformed batch. */
 export type BatchTransform = (x: tf.Tensor4D, offset: number) => tf.Tensor4D | Promise<tf.Tensor4D>;
@@ -183,6 +209,15 @@ export function measures(sweep: Sweep, seed: number): Measure[] {
       param: "quality",
       value: q,
       transform: (x) => jpegCompress(x, q),
+    });
+  }
+  for (const e of sweep.mirrors) {
+    m.push({
+      key: "mirror",
+      param: "element",
+      value: e,
+      transform: (x) => d4Image(x, e),
+      invariance: true,
     });
   }
   return m;

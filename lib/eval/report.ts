@@ -10,7 +10,7 @@ import type { EpochMetrics } from "../model/checkpoint.ts";
 import type { Provenance } from "../provenance.ts";
 import type { ModelEval } from "./evaluate.ts";
 import type { Examples } from "./examples.ts";
-import { DEFINITIONS } from "./measures.ts";
+import { D4_NAMES, DEFINITIONS } from "./measures.ts";
 import { barChart, lineChart, writeFigure } from "./plots.ts";
 
 /** Provenance of a report. */
@@ -57,6 +57,16 @@ export function summaryRows(
   }
   rows.push(["mean rotation invariance (1 − JSD)", pick((r) => r.invariance.rotation)]);
   rows.push(["mean zoom invariance (1 − JSD)", pick((r) => r.invariance.zoom)]);
+  // Mirrors: reports written before the D4 sweep have no rows, and get none here.
+  if (first.mirror?.length) {
+    for (const [e, label] of [[4, "flip h (left-right)"], [6, "flip v (upside down)"]] as const) {
+      if (first.mirror.some((r) => r.element === e)) {
+        rows.push([label, pick((r) => at(r.mirror, "element", e))]);
+      }
+    }
+    rows.push(["mean flip invariance (h, v; 1 − JSD)", pick((r) => r.invariance.flip)]);
+    rows.push(["mean D4 invariance (7 flips/turns; 1 − JSD)", pick((r) => r.invariance.d4)]);
+  }
   for (const z of [0.5, 1.5]) {
     if (first.zoom.some((r) => r.factor === z)) {
       rows.push([
@@ -220,6 +230,23 @@ export async function writeReport(
       title: "1 − JSD",
     }),
   ]);
+  if (results[names[0]].mirror?.length) {
+    const d4 = flat((r) => r.mirror.map((x) => ({ element: x.element, acc: x.invariance })));
+    figures.push([
+      "invariance-vs-d4.svg",
+      `Mean invariance score 1 − JSD under each D4 element (${
+        D4_NAMES.map((name, e) => `${e} ${name}`).join(", ")
+      }); over the two flips: ${
+        names.map((n) => `${n} ${results[n].invariance.flip.toFixed(3)}`).join(", ")
+      }; over the 7 non-identity elements: ${
+        names.map((n) => `${n} ${results[n].invariance.d4.toFixed(3)}`).join(", ")
+      }.`,
+      lineChart("Invariance vs D4 element", d4, {
+        field: "element",
+        title: "D4 element 4·m + r (4 = flip h, 6 = flip v)",
+      }, { field: "acc", title: "1 − JSD" }),
+    ]);
+  }
   const adv = names.flatMap((n) =>
     (["fgsm", "pgd", "transfer"] as const).flatMap((kind) =>
       results[n][kind].map((r) => ({ model: n, attack: kind, eps: r.eps, acc: r.acc }))
