@@ -30,9 +30,9 @@ presets=reference,paper
 models=""
 steps=5
 warmup=2
-train_preset=paper
-train_limit=2048
-eval_limit=512
+train_preset=reference
+train_limit=1024
+eval_limit=256
 budget=420
 allow_software=0
 webgpu_backend=vulkan
@@ -112,6 +112,10 @@ if [ -s .deno/npm.tar.xz ]; then
   fi
 fi
 export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 NO_COLOR=1
+stale=""
+if [ -s .deno/deno.lock.sha256 ] && [ "$(sha256sum deno.lock | cut -d' ' -f1)" != "$(cat .deno/deno.lock.sha256)" ]; then
+  stale="**deno.lock changed after bench/gpu_pack.sh packed the npm cache: without network, a package added since stops every deno command (\"Failed caching npm package\" in the log). Run bench/gpu_pack.sh again before the GPU session.**"
+fi
 
 # The Vulkan loader: the machine's own if ldconfig knows one, else the carried packages,
 # unpacked into a private prefix (unpacking into / can break the image).
@@ -158,6 +162,7 @@ else
   say "- GPU: no nvidia-smi on this machine"
 fi
 say "- $(deno --version | head -1) ($(command -v deno)); DENO_DIR ${DENO_DIR:-default}"
+[ -n "$stale" ] && say "- $stale"
 say "- Vulkan loader: $(ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' && echo "the machine's" || echo "carried (.gl), LD_LIBRARY_PATH $LD_LIBRARY_PATH"); driver ICD: ${VK_DRIVER_FILES:-none found}"
 say ""
 
@@ -185,20 +190,38 @@ fi
 # ---- 3. bench ----
 say "## deno task bench --backends webgpu"
 say ""
-# One run per preset: a preset cut short by the budget leaves the other's table.
+# One bench per (preset, model), each with an equal share of the time the reserve leaves: a row
+# cut short by the budget costs that row only. The rows are gathered into one table.
 preset_list=(${presets//,/ })
-for i in "${!preset_list[@]}"; do
-  p=${preset_list[$i]}
-  bench=(deno task bench --backends webgpu --presets "$p" --steps "$steps" --warmup "$warmup"
-    --no-torch --out "$out/bench_webgpu_$p.md" "${models_flag[@]}")
-  # An equal share of what the reserve leaves for each preset still to run.
-  if phase "$(((($(remaining) - reserve)) / (${#preset_list[@]} - i)))" "bench $p" "${bench[@]}"; then
-    sed -e 's/^## /### /' "$out/bench_webgpu_$p.md" >>"$report"
-  else
-    say "bench $p did not finish: see the log."
-  fi
-  say ""
+model_list=(${models//,/ })
+[ ${#model_list[@]} -gt 0 ] || model_list=($(deno eval 'import { MODEL_NAMES } from "./lib/model/models.ts"; console.log(MODEL_NAMES.join(" "))'))
+bench_md=$out/bench_webgpu.md
+: >"$bench_md"
+pairs=$((${#preset_list[@]} * ${#model_list[@]}))
+n=0
+first=""
+for p in "${preset_list[@]}"; do
+  for m in "${model_list[@]}"; do
+    f=$work/bench_${p}_$m.md
+    rm -f "$f"
+    if phase "$(((($(remaining) - reserve)) / (pairs - n)))" "bench $p $m" deno task bench \
+      --backends webgpu --presets "$p" --models "$m" --steps "$steps" --warmup "$warmup" --no-torch --out "$f"; then
+      if [ -z "$first" ]; then
+        first=$f
+        sed -n '1,/^|---/p' "$f" >>"$bench_md" # the header and the table's head
+      fi
+      grep "^| $m | $p |" "$f" >>"$bench_md"
+    else
+      echo "| $m | $p | did not finish (see gpu_log.txt) |" >>"$bench_md"
+    fi
+    n=$((n + 1))
+  done
 done
+[ -n "$first" ] && { echo; sed -n '/^|---/,$p' "$first" | sed '1,/^$/d'; } >>"$bench_md"
+sed -e 's/^## /### /' "$bench_md" >>"$report"
+say ""
+say "(One \`deno task bench --backends webgpu --presets P --models M\` per row; the Command line above is the first row's.)"
+say ""
 
 # ---- 4. PyTorch CUDA ----
 if [ "$torch" = 1 ]; then
@@ -214,10 +237,13 @@ say "## One training epoch per model on the synthetic set (--backend webgpu, pre
 say ""
 ckpt=$work/checkpoints
 rm -rf "$ckpt"
-train_models=${models:-all}
-for m in ${train_models//,/ }; do
-  phase "$(remaining)" "train $m" deno task train --model "$m" --dataset synthetic --backend webgpu \
-    --preset "$train_preset" --epochs 1 --limit "$train_limit" --eval-limit "$eval_limit" --out "$ckpt"
+n=0
+for m in "${model_list[@]}"; do
+  # An equal share of what is left for each model still to train.
+  phase "$(($(remaining) / (${#model_list[@]} - n)))" "train $m" deno task train --model "$m" \
+    --dataset synthetic --backend webgpu --preset "$train_preset" --epochs 1 --limit "$train_limit" \
+    --eval-limit "$eval_limit" --out "$ckpt"
+  n=$((n + 1))
 done
 say "| model | train loss | train acc | test acc | rotated acc | perturbed acc | train img/s |"
 say "| --- | --- | --- | --- | --- | --- | --- |"

@@ -9,7 +9,8 @@
 #   .gl/*.deb             the Vulkan loader and the GL dispatch libraries (Debian bookworm amd64)
 #                         that NVIDIA's Vulkan driver (libGLX_nvidia) links against
 #
-# Run it again after deno.json or deno.lock changes: the cache must match the lock file.
+# Run it again after deno.json or deno.lock changes: the cache must match the lock file (gpu.sh
+# says so in its report when it does not).
 # Usage: bench/gpu_pack.sh            (from anywhere; writes into the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +33,12 @@ deno --version | head -1 >.deno/VERSION
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-echo "gpu_pack: caching npm packages of ${ENTRIES[*]} ..."
+echo "gpu_pack: caching deno.json's npm packages and those of ${ENTRIES[*]} ..."
+# Deno installs every npm package of the lock file's resolution before it runs anything (an
+# offline run stops at the first missing one, imported or not): all of deno.json, then the graph.
+DENO_DIR="$dir" deno install --quiet
 DENO_DIR="$dir" deno cache --quiet "${ENTRIES[@]}"
+sha256sum deno.lock | cut -d' ' -f1 >.deno/deno.lock.sha256
 npm="$dir/npm/registry.npmjs.org"
 # tfjs packages ship each build several times; Deno loads package.json "main" (dist/*.node.js).
 for pkg in "$npm"/@tensorflow/*/*/; do
