@@ -3,18 +3,95 @@
  * answers while models load; /ready and /classify say 503 until then), loads the checkpoints,
  * and shuts down gracefully on SIGINT/SIGTERM, finishing requests in flight.
  *
+ * Where deployments expect it (KServe, Knative, Cloud Run): the port comes from `--port`, else
+ * `PORT` (which Knative sets for a KServe custom container, 8080 by default), else 8000; the
+ * checkpoints from `--checkpoints`, else `SYMLAB_CHECKPOINTS`, else `/mnt/models` when it exists
+ * (where KServe's storage initializer puts the `storageUri`), else `checkpoints`. Explicit
+ * beats implicit: a flag is what this command was told, `SYMLAB_CHECKPOINTS` is meant for
+ * symlab alone, and `/mnt/models` is only a platform's convention. Both choices are printed
+ * with the reason.
+ *
  * @module
  */
 import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
+
+/** Where KServe mounts a model's `storageUri` in the container. */
+export const KSERVE_MODEL_DIR = "/mnt/models";
+
+/** A setting and why it was chosen, as `serve` prints it. */
+export interface Chosen<T> {
+  value: T;
+  reason: string;
+}
+
+/**
+ * The port: `--port`, else the `PORT` environment variable, else 8000 (0 picks a free port).
+ *
+ * @example
+ * ```ts
+ * choosePort(undefined, "8080"); // { value: 8080, reason: "from PORT" }
+ * ```
+ */
+export function choosePort(flag: string | undefined, env: string | undefined): Chosen<number> {
+  if (flag !== undefined) {
+    return { value: numberFlag("port", flag, 8000, { integer: true, min: 0 }), reason: "--port" };
+  }
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 0 || n > 65535 || env.trim() !== env) {
+      throw new UsageError(`PORT: expected an integer port in 0–65535, got "${env}"`);
+    }
+    return { value: n, reason: "from PORT" };
+  }
+  return { value: 8000, reason: "default (no --port, no PORT)" };
+}
+
+/**
+ * The checkpoint directory: `--checkpoints`, else `SYMLAB_CHECKPOINTS`, else KServe's
+ * `/mnt/models` when it is a directory, else `checkpoints`.
+ *
+ * @example
+ * ```ts
+ * chooseCheckpoints(undefined, undefined, (dir) => dir === "/mnt/models").value; // "/mnt/models"
+ * ```
+ */
+export function chooseCheckpoints(
+  flag: string | undefined,
+  env: string | undefined,
+  isDir: (dir: string) => boolean,
+): Chosen<string> {
+  if (flag !== undefined) return { value: flag, reason: "--checkpoints" };
+  if (env !== undefined && env !== "") return { value: env, reason: "from SYMLAB_CHECKPOINTS" };
+  if (isDir(KSERVE_MODEL_DIR)) {
+    return {
+      value: KSERVE_MODEL_DIR,
+      reason: "KServe's model mount (no --checkpoints, no SYMLAB_CHECKPOINTS)",
+    };
+  }
+  return {
+    value: "checkpoints",
+    reason: `default (no --checkpoints, no SYMLAB_CHECKPOINTS, no ${KSERVE_MODEL_DIR})`,
+  };
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 const HELP = `Usage: deno task serve [flags]
 
-  --checkpoints DIR    directory holding baseline/ and/or symmetric/ (default checkpoints)
-  --port N             (default 8000; 0 picks a free port)
+  --checkpoints DIR    directory holding baseline/, symmetric/, p4m/, scale/ and/or rotscale/
+                       (default: $SYMLAB_CHECKPOINTS, else ${KSERVE_MODEL_DIR} if it exists, else
+                       checkpoints)
+  --port N             (default: $PORT, else 8000; 0 picks a free port)
   --host ADDR          (default 0.0.0.0)
   --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
   --max-body-bytes N   largest upload, checked while reading (default ${DEFAULT_LIMITS.maxBodyBytes})
@@ -48,7 +125,12 @@ async function main(): Promise<number> {
   }
   const count = (flag: keyof typeof values, fallback: number, min = 1) =>
     numberFlag(flag, values[flag] as string | undefined, fallback, { integer: true, min });
-  const port = count("port", 8000, 0);
+  const port = choosePort(values.port, Deno.env.get("PORT"));
+  const dir = chooseCheckpoints(
+    values.checkpoints,
+    Deno.env.get("SYMLAB_CHECKPOINTS"),
+    isDirectory,
+  );
   const limits = {
     maxBodyBytes: count("max-body-bytes", DEFAULT_LIMITS.maxBodyBytes),
     maxPixels: count("max-pixels", DEFAULT_LIMITS.maxPixels),
@@ -60,11 +142,11 @@ async function main(): Promise<number> {
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const state = createState([], limits);
   const app = createApp(state, { log: values.quiet ? undefined : (line) => console.log(line) });
-  const dir = values.checkpoints ?? "checkpoints";
   let resolveListening: (port: number) => void;
   const listening = new Promise<number>((r) => resolveListening = r);
+  console.log(`port: ${port.value} (${port.reason}); checkpoints: ${dir.value} (${dir.reason})`);
   const server = Deno.serve({
-    port,
+    port: port.value,
     hostname: values.host ?? "0.0.0.0",
     onListen: ({ hostname, port }) => {
       console.log(`listening on http://${hostname}:${port}`);
@@ -96,7 +178,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
   try {
-    const models = await loadModels(dir, (line) => console.log(line));
+    const models = await loadModels(dir.value, (line) => console.log(line));
     // One call per model before saying ready, so the first request does not pay for tfjs'
     // kernel and weight set-up.
     const started = performance.now();
