@@ -21,6 +21,7 @@ const IMAGE_STATUS: Record<ImageError["code"], number> = {
   truncated: 400,
   corrupt: 400,
   zero_size: 400,
+  decompression_bomb: 400,
   too_many_pixels: 413,
   unsupported_type: 415,
 };

@@ -10,7 +10,7 @@
  *   90° turns as exact array rotations of the model input.
  */
 import assert from "node:assert/strict";
-import { deflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import {
@@ -19,6 +19,7 @@ import {
   detectImageType,
   ImageError,
   type ImageErrorCode,
+  pngDeclaredBytes,
   readImageHeader,
 } from "../lib/image/decode.ts";
 import { imageToTensor, resampleWeights, toModelInput } from "../lib/image/resample.ts";
@@ -848,33 +849,138 @@ async function measured(fn: () => Promise<unknown>): Promise<{ ms: number; grewM
   return { ms: performance.now() - started, grewMb: (peak - before) / 2 ** 20 };
 }
 
-Deno.test("zlib bombs: a huge declared size is refused at once, a small one costs only its pixels", async () => {
+/** The IDAT data of a PNG, joined (a test-side chunk walk, independent of the decoder's). */
+function idatOf(png: Uint8Array): Uint8Array {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const parts: Uint8Array[] = [];
+  for (let at = 8; at < png.length; at += 12 + view.getUint32(at)) {
+    const type = new TextDecoder().decode(png.subarray(at + 4, at + 8));
+    if (type === "IDAT") parts.push(png.subarray(at + 8, at + 8 + view.getUint32(at)));
+  }
+  return concat(...parts);
+}
+
+Deno.test("pngDeclaredBytes equals the inflated image data of real PNGs: every type, depth, Adam7", async () => {
+  const sizes = [[1, 1], [2, 3], [13, 7], [9, 1], [1, 9], [17, 33], [8, 8]];
+  let checked = 0;
+  for (const { colorType, depths } of COLOUR_TYPES) {
+    for (const depth of depths) {
+      for (const [width, height] of sizes) {
+        for (const interlace of [false, true]) {
+          const spec = { ...randomSpec(colorType, depth, width * 31 + height), interlace };
+          const ch = CHANNELS[colorType];
+          spec.width = width, spec.height = height;
+          spec.samples = spec.samples.slice(0, width * height * ch);
+          while (spec.samples.length < width * height * ch) spec.samples.push(0);
+          const png = encodePng(spec);
+          const inflated = inflateSync(idatOf(png)).length;
+          assert.equal(
+            pngDeclaredBytes(png),
+            inflated,
+            `${colorType}/${depth} ${width}×${height} ${interlace}`,
+          );
+          checked++;
+        }
+      }
+    }
+  }
+  // libvips' own encoder: plain, Adam7 ("progressive"), palette, 16-bit, grey+alpha.
+  const src = pattern(37, 23, true);
+  const input = () => sharp(src.data, { raw: { width: 37, height: 23, channels: 4 } });
+  const made = [
+    await input().png().toBuffer(),
+    await input().png({ progressive: true }).toBuffer(),
+    await input().png({ palette: true }).toBuffer(),
+    await input().toColourspace("rgb16").png().toBuffer(),
+    await input().toColourspace("b-w").png({ progressive: true }).toBuffer(),
+  ];
+  for (const buffer of made) {
+    const png = new Uint8Array(buffer);
+    assert.equal(pngDeclaredBytes(png), inflateSync(idatOf(png)).length);
+    checked++;
+  }
+  assert.equal(checked, 215);
+  // A malformed IHDR (depth 3, colour type 5) is left to libvips to name.
+  const bad = encodePng({ ...randomSpec(2, 8, 1) });
+  bad[24] = 3;
+  assert.equal(pngDeclaredBytes(bad), null);
+});
+
+Deno.test("zlib bombs: refused from the header when huge, from the stream when small, in < 1 s", async () => {
   // 50,000 × 50,000 of zeros in 2.1 MB: 7.5 GB of pixels declared, refused from the header.
   const huge = pngBomb(50_000, 50_000, 2 ** 31);
   await assertImageError(() => decodeImage(huge), ["too_many_pixels"]);
   const refused = await measured(() => decodeImage(huge));
   assert.ok(refused.ms < 100 && refused.grewMb < 16, `huge: ${JSON.stringify(refused)}`);
-  // 1000 × 1000 declared (2.9 MB of RGB), 1 GiB of zeros in a 1 MB stream: libpng inflates only
-  // the rows the header declares, so time and memory follow the declared size, not the stream.
-  const bomb = pngBomb(1000, 1000, 2 ** 30);
-  assert.ok(bomb.length < 1.1e6, `${bomb.length} bytes`);
-  let img: DecodedImage | undefined;
-  const cost = await measured(async () => img = await decodeImage(bomb));
+  // 1000 × 1000 declared (2.9 MB of RGB), 1 GiB of zeros in a 1 MB stream, and 3 GiB in 3 MB:
+  // libpng would inflate all of it (0.8 s for 1 GiB) and answer with the black image; the
+  // stream check stops at twice the declared scanlines.
   const declaredMb = (1000 * 1000 * 3) / 2 ** 20;
+  const lines: string[] = [];
+  for (const gib of [1, 3]) {
+    const bomb = pngBomb(1000, 1000, gib * 2 ** 30);
+    assert.ok(bomb.length < gib * 1.1e6, `${bomb.length} bytes`);
+    await assertImageError(
+      () => decodeImage(bomb),
+      ["decompression_bomb"],
+      /^Expected PNG image data of the 1000×1000 its header declares \(3001000 bytes\), got \d+ bytes of zlib stream that inflate past 6067536 \(a decompression bomb\)$/,
+    );
+    const cost = await measured(() => decodeImage(bomb));
+    assert.ok(cost.ms < 1000, `${gib} GiB bomb refused in ${cost.ms.toFixed(0)} ms`);
+    assert.ok(cost.grewMb < 2 * declaredMb + 16, `RSS grew ${cost.grewMb.toFixed(1)} MB`);
+    lines.push(
+      `${gib} GiB in ${(bomb.length / 1e6).toFixed(1)} MB refused in ${cost.ms.toFixed(0)} ms (+${
+        cost.grewMb.toFixed(1)
+      } MB)`,
+    );
+  }
+  // Interlaced: the declared size is the seven Adam7 passes' (125² + 125² + 125·250 + 250² +
+  // 250·500 + 500² + 500·1000 pixels, each pass's rows with a filter byte), and the same excess
+  // is refused.
+  const adam7 = pngBomb(1000, 1000, 2 ** 30).slice();
+  adam7[28] = 1; // IHDR interlace method; then the IHDR's CRC again
+  adam7.set(pngChunk("IHDR", adam7.slice(16, 29)).subarray(21, 25), 29);
+  assert.equal(pngDeclaredBytes(adam7), 3_001_875);
+  await assertImageError(() => decodeImage(adam7), ["decompression_bomb"]);
+  // A stream too short to hide more than 512 MiB of excess is not inflated twice: 256 MiB of
+  // zeros in 261 KB costs libpng tens of ms and decodes as the declared black image.
+  const small = pngBomb(1000, 1000, 2 ** 28);
+  let img: DecodedImage | undefined;
+  const cost = await measured(async () => img = await decodeImage(small));
   assert.ok(
     img && img.width === 1000 && img.data.every((v) => v === 0),
     "the declared black image",
   );
-  assert.ok(cost.ms < 1000, `bomb decoded in ${cost.ms.toFixed(0)} ms`);
-  assert.ok(cost.grewMb < 2 * declaredMb + 16, `RSS grew ${cost.grewMb.toFixed(1)} MB`);
+  assert.ok(cost.ms < 1000 && cost.grewMb < 2 * declaredMb + 16, JSON.stringify(cost));
   console.log(
-    `zlib bomb: 50000² refused in ${refused.ms.toFixed(1)} ms (+${
-      refused.grewMb.toFixed(1)
-    } MB); ` +
-      `1000² with 1 GiB of zeros decoded in ${cost.ms.toFixed(0)} ms (+${
-        cost.grewMb.toFixed(1)
-      } MB RSS, ` +
-      `declared ${declaredMb.toFixed(1)} MB)`,
+    `zlib bombs: 50000² refused in ${refused.ms.toFixed(1)} ms; 1000² with ${lines.join(", ")}; ` +
+      `256 MiB in ${(small.length / 1e3).toFixed(0)} KB decoded in ${cost.ms.toFixed(0)} ms`,
+  );
+});
+
+Deno.test("the bomb check refuses no real PNG: fixtures, every variant, a large photo-like one", async () => {
+  for (const name of ["pil_grey.png", "pil_rgb.png"]) {
+    assert.equal((await decodeImage(await fixture(name))).sourceType, "png", name);
+  }
+  // 2000 × 1500 of smooth colour with noise (compresses ~2:1, so the stream check runs).
+  const w = 2000, h = 1500, rand = rng(5);
+  const rgb = new Uint8Array(w * h * 3).map((_, i) =>
+    (((i / 3) % w) / 8 + Math.floor(i / 3 / w) / 6 + (i % 3) * 40 + rand(24)) & 255
+  );
+  const png = new Uint8Array(
+    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(),
+  );
+  assert.ok(idatOf(png).length * 1032 > pngDeclaredBytes(png)! + 512 * 2 ** 20, "checked");
+  const started = performance.now();
+  const img = await decodeImage(png);
+  const ms = performance.now() - started;
+  assert.equal(maxDiff(img.data, rgb), 0);
+  const t0 = performance.now();
+  await sharp(png).raw().toBuffer();
+  console.log(
+    `2000×1500 PNG (${(png.length / 1e6).toFixed(1)} MB): decodeImage ${
+      ms.toFixed(0)
+    } ms, libvips alone ${(performance.now() - t0).toFixed(0)} ms`,
   );
 });
 
