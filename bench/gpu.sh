@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
     --budget) budget=$2; shift ;;
     --webgpu-backend) webgpu_backend=$2; shift ;;
     --no-torch) torch=0 ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown flag $1 (expected one of those in --help)" >&2; exit 2 ;;
   esac
   shift
