@@ -23,9 +23,12 @@ import { SpatialPyramidPool } from "./spatial_pyramid_pool.ts";
 import { Standardize } from "./standardize.ts";
 import { SymmetricMaxPool2D } from "./symmetric_max_pool.ts";
 import { Z2Conv2D } from "./z2_conv.ts";
+import { QuarterTurn } from "./quarter_turn.ts";
+import { LogMeanSoftmax } from "./log_mean_softmax.ts";
 
 export {
   BatchNorm,
+  LogMeanSoftmax,
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
@@ -36,6 +39,7 @@ export {
   P4mSpatialPyramidPool,
   P4Pool,
   P4SpatialPyramidPool,
+  QuarterTurn,
   ScaleBatchNorm,
   ScaleConv2D,
   ScaleLiftConv2D,
@@ -48,6 +52,8 @@ export {
 export type { BatchNormArgs } from "./batch_norm.ts";
 export type { ConvArgs } from "./conv_base.ts";
 export type { P4PoolArgs } from "./p4_pool.ts";
+export type { QuarterTurnArgs } from "./quarter_turn.ts";
+export type { LogMeanSoftmaxArgs } from "./log_mean_softmax.ts";
 export type { P4mPoolArgs } from "./p4m_pool.ts";
 export type { P4mSpatialPyramidPoolArgs } from "./p4m_spatial_pyramid_pool.ts";
 export type { OrbitReduce, P4SpatialPyramidPoolArgs } from "./p4_spatial_pyramid_pool.ts";
@@ -81,6 +87,8 @@ for (
     ScalePool,
     SymmetricMaxPool2D,
     Standardize,
+    QuarterTurn,
+    LogMeanSoftmax,
   ]
 ) {
   tf.serialization.registerClass(

@@ -8,13 +8,14 @@ import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { assertSameSplit, DATASET_NAMES, type DatasetName, loadDataset } from "../lib/data/mod.ts";
 import { provenance } from "../lib/provenance.ts";
 import { parseTrainingMeta } from "../lib/train/options.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { measureExamples } from "../lib/eval/examples.ts";
 import { type SweepName, SWEEPS } from "../lib/eval/measures.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
 import { loadModels, servedInputSize } from "../lib/model/checkpoint.ts";
+import { averageOverQuarterTurns, ttaName } from "../lib/model/tta.ts";
 import { AUDIT_EPS, PROTOCOL_NAMES, PROTOCOLS, roleOf, runAudit } from "../lib/eval/protocol.ts";
 import { writeProtocolReport } from "../lib/eval/protocol_report.ts";
 
@@ -35,6 +36,10 @@ FGSM / PGD (white-box) and PGD transfer; writes report.json, report.md and SVG f
   --sweep NAME        ${Object.keys(SWEEPS).join(" | ")} (default full)
   --seed N            seed of the sampled transforms (default 1)
   --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
+  --tta MODEL[,MODEL] also evaluate each listed loaded model averaged over the four quarter
+                      turns at test time (lib/model/tta.ts), as "<model>+tta": every
+                      measure runs on it, the attacks included (they differentiate the
+                      averaged model)
   --protocol NAME     ${PROTOCOL_NAMES.join(" | ")} (default ours; docs/protocol.md):
                       ours                      the sweep above; attacks on [0, 1] pixels,
                                                 every model in inference mode, PGD ${PROTOCOLS.ours.pgdSteps} steps
@@ -73,6 +78,7 @@ async function main(): Promise<number> {
     backend: { type: "string" },
     out: { type: "string" },
     protocol: { type: "string" },
+    tta: { type: "string" },
     help: { type: "boolean" },
   });
   if (values.help) {
@@ -89,9 +95,30 @@ async function main(): Promise<number> {
     : choiceFlag("dataset", values.dataset, DATASET_NAMES, "synthetic");
   const backendName = choiceFlag("backend", values.backend, BACKEND_NAMES, "auto");
   const protocolName = choiceFlag("protocol", values.protocol, PROTOCOL_NAMES, "ours");
+  if (values.tta !== undefined && protocolName !== "ours") {
+    // The audit's roles (baseline vs symmetric clipping and batch-norm mode) name trained models.
+    throw new UsageError("--tta: applies to --protocol ours only");
+  }
   const backend = await setBackend(backendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
-  const models = await loadModels(values.checkpoints, (l) => console.log(l));
+  const loaded = await loadModels(values.checkpoints, (l) => console.log(l));
+  const ttaOf = values.tta === undefined ? [] : values.tta.split(",");
+  for (const t of ttaOf) {
+    if (!loaded.some((m) => m.name === t)) {
+      throw new UsageError(
+        `--tta: expected loaded models (${loaded.map((m) => m.name).join(", ")}), got "${t}"`,
+      );
+    }
+  }
+  // "<model>+tta" shares its base's weights and checkpoint record; the report lists it last.
+  const models = [
+    ...loaded,
+    ...loaded.filter((m) => ttaOf.includes(m.name)).map((m) => ({
+      ...m,
+      name: ttaName(m.name),
+      model: averageOverQuarterTurns(m.model),
+    })),
+  ];
   const meta = models[0].meta;
   // The synthetic test split depends on the training seed.
   const trainedSeed = meta.training

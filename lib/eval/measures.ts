@@ -75,6 +75,20 @@ export type SweepName = keyof typeof SWEEPS;
 /** One sweep's strengths. */
 export type Sweep = typeof SWEEPS.full;
 
+/**
+ * The definition of a `<model>+tta` entry (scripts/eval.ts --tta), added to a report's
+ * definitions when it has one ({@linkcode definitionsFor}).
+ */
+export const TTA_DEFINITION =
+  "<model>+tta is the checkpoint <model> averaged over the four quarter turns at test time (lib/model/tta.ts): logits log(mean_k softmax(model(rot90(x, k)))), k = 0…3, so its probabilities are exactly invariant to 90° turns, at 4× the inference cost and no retraining. Every measure runs on the averaged model, the attacks included: FGSM and PGD differentiate through the average (white-box against the TTA model, not against <model>)";
+
+/** The definitions of a report on the given model names: TTA's only when one is a `+tta`. */
+export function definitionsFor(names: string[]): Record<string, string> {
+  return names.some((n) => n.endsWith("+tta"))
+    ? { ...DEFINITIONS, tta: TTA_DEFINITION }
+    : DEFINITIONS;
+}
+
 /** Definitions written into the report. */
 export const DEFINITIONS: Record<string, string> = {
   clean: "top-1 / top-5 accuracy on the unmodified test images",

@@ -10,7 +10,7 @@ import type { EpochMetrics } from "../model/checkpoint.ts";
 import type { Provenance } from "../provenance.ts";
 import type { ModelEval } from "./evaluate.ts";
 import type { Examples } from "./examples.ts";
-import { D4_NAMES, DEFINITIONS } from "./measures.ts";
+import { D4_NAMES, definitionsFor } from "./measures.ts";
 import { barChart, lineChart, writeFigure } from "./plots.ts";
 
 /** Provenance of a report. */
@@ -268,7 +268,8 @@ export async function writeReport(
   // Each figure as SVG and as a PNG rendered from it (lib/eval/plots.ts), for slides.
   for (const [file, , svg] of figures) files.push(...await writeFigure(out, file, await svg));
   if (examples) files.push(...await writeFigure(out, "examples.svg", examples));
-  const report = { ...context, definitions: DEFINITIONS, results, histories, figures: files };
+  const definitions = definitionsFor(names);
+  const report = { ...context, definitions, results, histories, figures: files };
   await Deno.writeTextFile(`${out}/report.json`, JSON.stringify(report, null, 2) + "\n");
   const md = [
     `# symlab evaluation: ${context.dataset.name}`,
@@ -304,7 +305,7 @@ export async function writeReport(
       : []),
     "## Definitions",
     "",
-    ...Object.entries(DEFINITIONS).map(([k, v]) => `- **${k}**: ${v}`),
+    ...Object.entries(definitions).map(([k, v]) => `- **${k}**: ${v}`),
     "",
   ].join("\n");
   await Deno.writeTextFile(`${out}/report.md`, md);
