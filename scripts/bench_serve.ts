@@ -1,9 +1,11 @@
 /**
  * `deno task bench:serve`: latency and throughput of `POST /classify` with the default
- * transforms (original + rotations 90/180/270) through both models, over real HTTP on this
- * machine (server and client in this one process, as `deno task serve` would serve it), at 1
- * and 8 concurrent clients, and the process's RSS after each phase, to show that memory does
- * not grow with requests.
+ * transforms (original + rotations 90/180/270) through every loaded model, and of the Open
+ * Inference Protocol's `POST /v2/models/{name}/infer` (one FP32 image at that model's input
+ * size with `parameters.rotate` 90,180,270: the same four images through one model), over real
+ * HTTP on this machine (server and client in this one process, as `deno task serve` would
+ * serve it), at 1 and 8 concurrent clients, and the process's RSS after each phase, to show
+ * that memory does not grow with requests.
  *
  * Without checkpoints it serves small-preset models with random weights and says so: speed
  * does not depend on the weights.
@@ -25,7 +27,9 @@ const HELP = `Usage: deno task bench:serve [flags]
   --requests N        requests per concurrency level (default 200)
   --rounds N          extra rounds of N requests at concurrency 8, to watch memory (default 5)
   --backend NAME      auto | wasm | webgpu | cpu (default wasm)
-  --size WxH          uploaded PNG size (default 64x48)`;
+  --size WxH          uploaded PNG size (default 64x48)
+  --infer-model NAME  the model of the OIP-infer rows (default symmetric if loaded, else the
+                      first loaded)`;
 
 async function randomCheckpoints(backend: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "symlab_bench_serve_" });
@@ -81,6 +85,7 @@ async function main(): Promise<number> {
       rounds: { type: "string", default: "5" },
       backend: { type: "string", default: "wasm" },
       size: { type: "string", default: "64x48" },
+      "infer-model": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -127,14 +132,47 @@ async function main(): Promise<number> {
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     await res.json();
   };
-  const run = async (concurrency: number, count: number) => {
+  // The OIP request: one FP32 HWC image at the model's size, as a KServe client sends it.
+  const inferModel = values["infer-model"] === undefined
+    ? (models.find((m) => m.name === "symmetric") ?? models[0])
+    : models.find((m) => m.name === values["infer-model"]);
+  if (!inferModel) {
+    console.error(
+      `error: --infer-model: expected one of ${models.map((m) => m.name).join(", ")}, got "${
+        values["infer-model"]
+      }"`,
+    );
+    return 2;
+  }
+  const [ih, iw] = inferModel.inputSize, ic = inferModel.channels;
+  const inferUrl = `http://127.0.0.1:${server.addr.port}/v2/models/${inferModel.name}/infer`;
+  const inferBody = JSON.stringify({
+    id: "bench",
+    parameters: { rotate: "90,180,270" },
+    inputs: [{
+      name: "img",
+      shape: [1, ih, iw, ic],
+      datatype: "FP32",
+      data: Array.from({ length: ih * iw * ic }, (_, i) => ((i * 37) % 256) / 255),
+    }],
+  });
+  const sendInfer = async () => {
+    const res = await fetch(inferUrl, {
+      method: "POST",
+      body: inferBody,
+      headers: { "content-type": "application/json" },
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    await res.json();
+  };
+  const run = async (concurrency: number, count: number, once = send) => {
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next++ < count) {
         const t = performance.now();
-        await send();
+        await once();
         latencies.push(performance.now() - t);
       }
     }));
@@ -159,12 +197,17 @@ async function main(): Promise<number> {
   rss.push(["after warm-up", memory()]);
   const rows = [];
   for (const concurrency of [1, 8]) {
-    rows.push(await run(concurrency, n));
+    rows.push({ route: "classify" as const, ...await run(concurrency, n) });
     rss.push([`after ${concurrency === 1 ? n : 2 * n} requests`, memory()]);
   }
   for (let r = 0; r < rounds; r++) {
     await run(8, n);
     rss.push([`after ${(r + 3) * n} requests`, memory()]);
+  }
+  for (let i = 0; i < 20; i++) await sendInfer(); // warm-up
+  for (const concurrency of [1, 8]) {
+    rows.push({ route: "infer" as const, ...await run(concurrency, n, sendInfer) });
+    rss.push([`after ${concurrency === 1 ? "" : "2 × "}${n} OIP-infer requests`, memory()]);
   }
   const peak = await peakRssMb();
   await server.shutdown();
@@ -178,22 +221,28 @@ async function main(): Promise<number> {
       new Date().toISOString().slice(0, 16)
     }Z, Deno ${Deno.version.deno}, backend ${backend.name}`,
   );
+  const route = {
+    classify:
+      `POST /classify (${w}×${h} PNG, multipart; original + 3 rotations; every loaded model)`,
+    infer: `OIP POST /v2/models/${inferModel.name}/infer (1 FP32 ${ih}×${iw}×${ic} image, JSON; ` +
+      `parameters.rotate 90,180,270; ${inferModel.name} only)`,
+  };
   console.log(
-    `POST /classify, ${w}×${h} PNG in multipart, default transforms (original + 3 rotations), ${
+    `Models: ${
       models.map((m) => `${m.name} (${m.meta.config.preset}, ${m.params} params)`).join(" + ")
     }; client and server in one process\n`,
   );
-  console.log("| concurrency | requests | p50 ms | p99 ms | requests/s |");
-  console.log("|---:|---:|---:|---:|---:|");
+  console.log("| route | concurrency | requests | p50 ms | p99 ms | requests/s |");
+  console.log("|---|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
-      `| ${r.concurrency} | ${r.count} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
-        r.rps.toFixed(1)
-      } |`,
+      `| ${route[r.route]} | ${r.concurrency} | ${r.count} | ${r.p50.toFixed(1)} | ${
+        r.p99.toFixed(1)
+      } | ${r.rps.toFixed(1)} |`,
     );
   }
   console.log(
-    `\nModel calls alone (both models, 4 images each, no HTTP/decode/JSON): median ${
+    `\nModel calls alone (every loaded model, 4 images each, no HTTP/decode/JSON): median ${
       modelMs[modelMs.length >> 1].toFixed(1)
     } ms over ${modelMs.length} calls`,
   );
