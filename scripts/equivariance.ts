@@ -9,13 +9,23 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
-import { setBackend } from "../lib/kernels/backend.ts";
-import { buildModel, modelConfig, parseModelConfig } from "../lib/model/models.ts";
+import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
+import { buildModel, modelConfig, parseModelConfig, presets } from "../lib/model/models.ts";
+import { choiceFlag, parseFlags, runMain } from "./cli.ts";
 import { relativeErrors, rescale, type ScaleLayout } from "../lib/eval/scale_equivariance.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { DEBIAN_FASHION_DIR } from "../lib/data/fashion_mnist.ts";
+
+const HELP = `Usage: deno task equivariance [flags]
+
+Measures the scale equivariance error of the scale trunk and of an ordinary-conv trunk, per
+block, for rescalings by √2^t (t = ±1, ±2), on noise, synthetic and Fashion-MNIST images.
+
+  --preset NAME    ${Object.keys(presets).join(" | ")} (default small)
+  --backend NAME   ${BACKEND_NAMES.join(" | ")} (default wasm)
+  --out FILE       also write the Markdown table to FILE
+  --help`;
 
 /** Outputs after each ReLU and after the scale projection, with their scale layouts. */
 function trace(
@@ -73,17 +83,21 @@ async function inputs(): Promise<[string, tf.Tensor4D][]> {
   return sets;
 }
 
-async function main() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      out: { type: "string" },
-      preset: { type: "string", default: "small" },
-      backend: { type: "string", default: "wasm" },
-    },
+async function main(): Promise<number> {
+  const values = parseFlags(Deno.args, {
+    out: { type: "string" },
+    preset: { type: "string" },
+    backend: { type: "string" },
+    help: { type: "boolean" },
   });
-  await setBackend(values.backend as "wasm");
-  const base = modelConfig("scale", { preset: values.preset, numClasses: 10 });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const preset = choiceFlag("preset", values.preset, Object.keys(presets), "small");
+  const backend = await setBackend(choiceFlag("backend", values.backend, BACKEND_NAMES, "wasm"));
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  const base = modelConfig("scale", { preset, numClasses: 10 });
   const trunks: [string, tf.LayersModel, number][] = [
     ["scale, window 1 (the model)", buildModel(base), base.scale!.sigmas.length],
     [
@@ -120,15 +134,25 @@ async function main() {
       for (const t of shifts) {
         const sums = new Map<string, number[]>();
         for (let b = 0; b < 100; b += 25) {
-          tf.tidy(() => {
+          // A scope rather than a tidy: the errors are read asynchronously (WebGPU under Deno
+          // cannot read synchronously), and endScope disposes every tensor made here.
+          tf.engine().startScope();
+          try {
             const xb = x.slice([b], [25]) as tf.Tensor4D;
             const ref = trace(model, xb, scales);
             const moved = trace(model, rescale(xb, Math.SQRT2 ** t), scales);
-            ref.forEach(([layer, phiX, layout], i) => {
-              const errs = relativeErrors(moved[i][1], phiX, layout.scales > 1 ? t : 0, layout);
+            for (const [i, [layer, phiX, layout]] of ref.entries()) {
+              const errs = await relativeErrors(
+                moved[i][1],
+                phiX,
+                layout.scales > 1 ? t : 0,
+                layout,
+              );
               sums.set(layer, [...(sums.get(layer) ?? []), ...errs]);
-            });
-          });
+            }
+          } finally {
+            tf.engine().endScope();
+          }
         }
         for (const [layer, errs] of sums) {
           rows.set(layer, [
@@ -146,6 +170,7 @@ async function main() {
   const text = lines.join("\n") + "\n";
   console.log(text);
   if (values.out) await Deno.writeTextFile(values.out, text);
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) runMain(main);

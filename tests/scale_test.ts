@@ -261,7 +261,7 @@ Deno.test("ScalePool takes the max over scales (loop reference) and keeps the P4
 
 // ---------------------------------------------------------------- measured equivariance
 
-Deno.test("scale lifting: measured equivariance error ≤ half an ordinary 7×7 conv's", () => {
+Deno.test("scale lifting: measured equivariance error ≤ half an ordinary 7×7 conv's", async () => {
   const ds = generateSynthetic({ train: 1, test: 100, seed: 3 });
   const real = tf.tensor4d(Float32Array.from(ds.test.images, (v) => v / 255), [100, 32, 32, 3]);
   const noise = tf.randomUniform([100, 32, 32, 3], 0, 1, "float32", 11) as tf.Tensor4D;
@@ -270,14 +270,20 @@ Deno.test("scale lifting: measured equivariance error ≤ half an ordinary 7×7 
   for (const [name, x] of [["synthetic", real], ["uniform noise", noise]] as const) {
     for (const t of [1, -1]) {
       const factor = Math.SQRT2 ** t;
-      const ours = meanEquivarianceError((v) => apply(lift, v) as tf.Tensor4D, x, factor, t, {
+      const ours = await meanEquivarianceError((v) => apply(lift, v) as tf.Tensor4D, x, factor, t, {
         scales: S,
         rotations: 1,
       });
-      const theirs = meanEquivarianceError((v) => apply(plain, v) as tf.Tensor4D, x, factor, 0, {
-        scales: 1,
-        rotations: 1,
-      });
+      const theirs = await meanEquivarianceError(
+        (v) => apply(plain, v) as tf.Tensor4D,
+        x,
+        factor,
+        0,
+        {
+          scales: 1,
+          rotations: 1,
+        },
+      );
       assert.ok(ours <= theirs / 2, `${name} ×${factor.toFixed(3)}: ${ours} vs conv ${theirs}`);
     }
   }

@@ -32,13 +32,14 @@ export interface ScaleLayout {
  * Δ per image from the two outputs: `a` = Φ(Dₛx), `phiX` = Φ(x) (rescaled here to a's size and
  * shifted by `shift` scales).
  */
-export function relativeErrors(
+export async function relativeErrors(
   a: tf.Tensor4D,
   phiX: tf.Tensor4D,
   shift: number,
   layout: ScaleLayout,
-): number[] {
-  return tf.tidy(() => {
+): Promise<number[]> {
+  // Sums in a tidy, read asynchronously: WebGPU under Deno cannot read synchronously.
+  const [diffT, normT] = tf.tidy((): tf.Tensor[] => {
     const [n, h, w, c] = a.shape;
     const moved = tf.image.resizeBilinear(phiX, [h, w], false, true) as tf.Tensor4D;
     const b = layout.scales > 1
@@ -52,34 +53,43 @@ export function relativeErrors(
     const [mh, mw] = [Math.floor(h / 8), Math.floor(w / 8)];
     const crop = (t: tf.Tensor4D) =>
       t.slice([0, mh, mw, 0], [n, h - 2 * mh, w - 2 * mw, c]).mul(tf.tensor1d(mask));
-    const diff = crop(a).sub(crop(b)).square().sum([1, 2, 3]).dataSync();
-    const norm = crop(b).square().sum([1, 2, 3]).dataSync();
-    return Array.from(diff, (d, i) => d / Math.max(norm[i], 1e-30));
+    return [crop(a).sub(crop(b)).square().sum([1, 2, 3]), crop(b).square().sum([1, 2, 3])];
   });
+  try {
+    const [diff, norm] = await Promise.all([diffT.data(), normT.data()]) as Float32Array[];
+    return Array.from(diff, (d, i) => d / Math.max(norm[i], 1e-30));
+  } finally {
+    tf.dispose([diffT, normT]);
+  }
 }
 
 /**
  * Δ for each image of the batch x [N, H, W, C]: `factor` = qᵗ, `shift` = t (0 for maps
  * without a scale axis, which then only get the spatial rescale).
  */
-export function equivarianceErrors(
+export async function equivarianceErrors(
   phi: (x: tf.Tensor4D) => tf.Tensor4D,
   x: tf.Tensor4D,
   factor: number,
   shift: number,
   layout: ScaleLayout,
-): number[] {
-  return tf.tidy(() => relativeErrors(phi(rescale(x, factor)), phi(x), shift, layout));
+): Promise<number[]> {
+  const [a, b] = tf.tidy((): tf.Tensor4D[] => [phi(rescale(x, factor)), phi(x)]);
+  try {
+    return await relativeErrors(a, b, shift, layout);
+  } finally {
+    tf.dispose([a, b]);
+  }
 }
 
 /** Mean of {@linkcode equivarianceErrors} over the batch. */
-export function meanEquivarianceError(
+export async function meanEquivarianceError(
   phi: (x: tf.Tensor4D) => tf.Tensor4D,
   x: tf.Tensor4D,
   factor: number,
   shift: number,
   layout: ScaleLayout,
-): number {
-  const errors = equivarianceErrors(phi, x, factor, shift, layout);
+): Promise<number> {
+  const errors = await equivarianceErrors(phi, x, factor, shift, layout);
   return errors.reduce((s, e) => s + e, 0) / errors.length;
 }
