@@ -11,8 +11,11 @@ import { runLocal, threadsPerCell } from "../lib/experiment/local.ts";
 import { readSubmissions, slurmStates, submitArray } from "../lib/experiment/slurm.ts";
 import {
   type Cell,
+  cellEpochs,
   expandCells,
   type ExperimentSpec,
+  gridSizes,
+  isTrained,
   readSpec,
   validateSpec,
 } from "../lib/experiment/spec.ts";
@@ -169,11 +172,16 @@ async function run(args: Extract<ReturnType<typeof parseExperimentArgs>, { comma
   const spec = await readSpec(args.file);
   const cells = await saveExperiment(args.file, spec, args.out);
   const statuses = await Promise.all(cells.map((c) => cellStatus(args.out, c)));
-  const pending = cells.filter((_, i) => statuses[i].state !== "done");
+  // +tta cells are measured by their base cell's eval: only trained cells run or go to Slurm.
+  const pending = cells.filter((c, i) => statuses[i].state !== "done" && isTrained(c));
+  const trained = cells.filter(isTrained);
+  const tta = cells.length - trained.length;
   console.log(
-    `${spec.name}: ${cells.length} cells (${spec.models.length} models × ${spec.seeds.length} seeds × ${spec.sizes.length} sizes × ${spec.augmentations.length} augmentations), ${
-      cells.length - pending.length
-    } already done`,
+    `${spec.name}: ${cells.length} cells (${spec.models.length} models × ${spec.seeds.length} seeds × up to ${
+      gridSizes(spec).length
+    } sizes × ${spec.augmentations.length} augmentations${
+      tta ? `; ${tta} +tta cells evaluated in their base cells` : ""
+    }), ${trained.length - pending.length} of ${trained.length} trained cells already done`,
   );
   if (args.slurm) {
     const states = await slurmStates(await readSubmissions(args.out));
@@ -245,10 +253,12 @@ async function status(out: string) {
   const width = Math.max(...cells.map((c) => c.id.length));
   for (const { c, s } of rows) {
     const q = slurm.get(c.index);
-    const detail = s.state === "failed"
+    const detail = c.evaluatedIn
+      ? `evaluated in ${c.evaluatedIn}`
+      : s.state === "failed"
       ? `${s.failure!.step}: ${s.failure!.lastLine}`
       : s.state === "done"
-      ? `${s.epoch}/${spec.epochs} epochs, evaluated`
+      ? `${s.epoch}/${cellEpochs(spec, c)} epochs, evaluated`
       : s.step === "eval"
       ? "trained, eval not finished"
       : s.logEpoch
@@ -316,7 +326,11 @@ async function main(): Promise<number> {
         Deno.addSignalListener("SIGINT", onSignal);
         try {
           const r = await runCell(spec, cell, args.out, { threads, signal: controller.signal });
-          console.log(`${cell.id}: ${r.outcome}${r.failure ? ` (${r.failure.lastLine})` : ""}`);
+          console.log(
+            `${cell.id}: ${r.outcome}${r.failure ? ` (${r.failure.lastLine})` : ""}${
+              cell.evaluatedIn ? ` (evaluated in ${cell.evaluatedIn})` : ""
+            }`,
+          );
           return r.outcome === "done" || r.outcome === "skipped" ? 0 : 1;
         } finally {
           Deno.removeSignalListener("SIGTERM", onSignal);

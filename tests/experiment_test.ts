@@ -1,14 +1,26 @@
 import assert from "node:assert/strict";
-import { aggregate, writeSummary } from "../lib/experiment/aggregate.ts";
-import { cellPaths, cellStatus, lastLine } from "../lib/experiment/cell.ts";
+import { aggregate, compareSummary, writeSummary } from "../lib/experiment/aggregate.ts";
+import {
+  cellPaths,
+  cellStatus,
+  evalArgs,
+  lastLine,
+  runCell,
+  trainArgs,
+} from "../lib/experiment/cell.ts";
 import { runLocal, threadsPerCell } from "../lib/experiment/local.ts";
 import { arraySpec, expandTaskIds } from "../lib/experiment/slurm.ts";
 import {
+  cellEpochs,
   expandCells,
   type ExperimentSpec,
+  gridSizes,
+  modelSizes,
   readSpec,
+  reportName,
   SpecError,
   validateSpec,
+  variantOf,
 } from "../lib/experiment/spec.ts";
 import { summarize, tQuantile975, verdict } from "../lib/experiment/stats.ts";
 import {
@@ -261,7 +273,14 @@ Deno.test("aggregate: per-seed summaries, seed-paired differences and computed v
     const zoom = s.metrics.baseline.zoom.mean; // mean of factors ≠ 1: clean − .15
     assert.ok(Math.abs(zoom - (0.63 - 0.15)) < 1e-12);
     const { files } = await writeSummary(spec, cells, out);
-    assert.deepEqual(files, ["summary.json", "summary.md", "metrics.svg", "data-efficiency.svg"]);
+    assert.deepEqual(files, [
+      "summary.json",
+      "summary.md",
+      "metrics.svg",
+      "metrics.png",
+      "data-efficiency.svg",
+      "data-efficiency.png",
+    ]);
     const json = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
     for (const key of ["values", "mean", "std", "ci95", "n"]) {
       assert.ok(key in json.metrics.symmetric.pgd, key);
@@ -425,4 +444,302 @@ async function exists(path: string) {
   } catch {
     return false;
   }
+}
+
+/** The grid of the variant tests: every kind of model, per-model sizes and per-size epochs. */
+const VARIANTS = {
+  ...BASE,
+  models: [
+    "baseline",
+    "symmetric",
+    "p4m",
+    "baseline+rotaug",
+    "baseline+tta",
+    "baseline+rotaug+tta",
+  ],
+  seeds: [1, 2, 3],
+  sizes: [100, 400, 1600],
+  sizesFor: { p4m: [100, 1600], "baseline+rotaug": [100, 1600] },
+  epochs: 2,
+  epochsFor: { 100: 10 },
+};
+
+Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor are one-line errors", () => {
+  assert.deepEqual(variantOf("rotscale"), { arch: "rotscale", rotaug: false, tta: false });
+  assert.deepEqual(variantOf("baseline+rotaug"), { arch: "baseline", rotaug: true, tta: false });
+  assert.deepEqual(variantOf("symmetric+tta"), {
+    arch: "symmetric",
+    rotaug: false,
+    tta: true,
+    base: "symmetric",
+  });
+  assert.deepEqual(variantOf("baseline+rotaug+tta"), {
+    arch: "baseline",
+    rotaug: true,
+    tta: true,
+    base: "baseline+rotaug",
+  });
+  for (const bad of ["resnet", "symmetric+rotaug", "baseline+tta+tta", "+tta", "constructor"]) {
+    assert.equal(variantOf(bad), undefined, bad);
+  }
+  const cases: [unknown, RegExp][] = [
+    [
+      { ...BASE, models: ["baseline", "resnet"] },
+      /models\[1\]: expected baseline, symmetric, p4m, scale, rotscale, baseline\+rotaug, or one of them \+ "\+tta", got "resnet"/,
+    ],
+    [
+      { ...BASE, models: ["symmetric+tta"] },
+      /models\[0\]: symmetric\+tta is evaluated from symmetric's checkpoints, so models must list symmetric/,
+    ],
+    [{ ...BASE, sizesFor: { p4m: [10] } }, /sizesFor\.p4m: not one of models \(baseline\)/],
+    [
+      { ...BASE, sizes: [10], sizesFor: { baseline: [10, 10] } },
+      /sizesFor\.baseline: 10 is listed twice/,
+    ],
+    [
+      { ...BASE, models: ["baseline", "p4m"], sizes: [10], sizesFor: { p4m: [0.5] } },
+      /sizes: expected all counts .* in sizes and sizesFor/,
+    ],
+    [
+      { ...BASE, sizes: [10], sizesFor: { baseline: [10.5] } },
+      /sizesFor\.baseline\[0\]: expected an integer count/,
+    ],
+    [{
+      ...BASE,
+      models: ["baseline", "baseline+tta"],
+      sizes: [10, 20],
+      sizesFor: { baseline: [10], "baseline+tta": [20] },
+    }, /sizesFor\.baseline\+tta: size 20 has no baseline cell to evaluate \(baseline has \[10\]\)/],
+    [
+      { ...BASE, sizes: [10], epochsFor: { 20: 3 } },
+      /epochsFor\.20: not a size of the grid \(10\)/,
+    ],
+  ];
+  for (const [raw, pattern] of cases) {
+    assert.throws(() => validateSpec(raw, "x.yaml"), (e: Error) => {
+      assert.ok(e instanceof SpecError, e.message);
+      assert.match(e.message, pattern);
+      assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("variants and sizesFor expand: each model at its sizes, +tta cells evaluated in their base", () => {
+  const spec = validateSpec(VARIANTS);
+  assert.deepEqual(gridSizes(spec), [100, 400, 1600]);
+  assert.deepEqual(modelSizes(spec, "baseline+rotaug+tta"), [100, 1600]); // its base's
+  assert.deepEqual(modelSizes(spec, "baseline+tta"), [100, 400, 1600]);
+  const cells = expandCells(spec);
+  const count = (model: string, size?: number) =>
+    cells.filter((c) => c.model === model && (size === undefined || c.size === size)).length;
+  assert.equal(count("baseline"), 9);
+  assert.equal(count("symmetric"), 9);
+  assert.equal(count("p4m"), 6);
+  assert.equal(count("p4m", 400), 0);
+  assert.equal(count("baseline+rotaug"), 6);
+  assert.equal(count("baseline+rotaug+tta"), 6);
+  assert.equal(count("baseline+tta"), 9);
+  assert.equal(cells.length, 9 + 9 + 6 + 6 + 9 + 6);
+  assert.equal(new Set(cells.map((c) => c.id)).size, cells.length);
+  assert.deepEqual(cells.map((c) => c.index), cells.map((_, i) => i));
+  const byId = new Map(cells.map((c) => [c.id, c]));
+  for (const c of cells) {
+    assert.match(c.id, /^[A-Za-z0-9_.-]+$/, "ids are path- and shell-safe");
+    if (!c.model.endsWith("+tta")) {
+      assert.equal(c.evaluatedIn, undefined);
+      continue;
+    }
+    // The base cell exists, has the same seed, size and augmentation, and is a trained cell.
+    const base = byId.get(c.evaluatedIn!)!;
+    assert.ok(base, c.id);
+    assert.equal(base.model, variantOf(c.model)!.base);
+    assert.deepEqual([base.seed, base.size, base.augment], [c.seed, c.size, c.augment]);
+    assert.equal(base.evaluatedIn, undefined);
+  }
+  const rot = cells.find((c) => c.model === "baseline+rotaug+tta")!;
+  assert.equal(rot.id, "baseline_rotaug_tta-s1-n100-shift");
+  assert.equal(rot.evaluatedIn, "baseline_rotaug-s1-n100-shift");
+  assert.equal(reportName(rot), "baseline+tta");
+  assert.equal(reportName(cells.find((c) => c.model === "baseline+rotaug")!), "baseline");
+  assert.equal(cellEpochs(spec, { size: 100 }), 10);
+  assert.equal(cellEpochs(spec, { size: 400 }), 2);
+});
+
+Deno.test("variant cells' flags: rotaug trains baseline with shift+rotate; bases evaluate --tta", () => {
+  const spec = validateSpec({ ...VARIANTS, augmentations: ["shift+rot90"] });
+  const cells = expandCells(spec);
+  const flags = (id: string) => {
+    const c = cells.find((x) => x.id === id)!;
+    const paths = cellPaths("/x", c);
+    return {
+      train: trainArgs(spec, c, paths, false).join(" "),
+      eval: evalArgs(spec, paths, c).join(" "),
+    };
+  };
+  const rot = flags("baseline_rotaug-s2-n100-shift_rot90");
+  assert.match(rot.train, /--model baseline .*--epochs 10 .*--augment shift\+rotate /);
+  assert.match(rot.eval, /--tta baseline$/);
+  const base = flags("baseline-s2-n400-shift_rot90");
+  assert.match(base.train, /--model baseline .*--epochs 2 .*--augment shift\+rot90 /);
+  assert.match(base.eval, /--tta baseline$/);
+  const sym = flags("symmetric-s2-n400-shift_rot90");
+  assert.match(sym.train, /--model symmetric .*--augment shift\+rot90 /);
+  assert.doesNotMatch(sym.eval, /--tta/);
+  // Without +tta in the grid no cell asks for it.
+  const plain = validateSpec({ ...BASE, models: ["baseline"] });
+  const [c] = expandCells(plain);
+  assert.doesNotMatch(evalArgs(plain, cellPaths("/x", c), c).join(" "), /--tta/);
+});
+
+/** A fake eval report.json of several entries: `name → [clean, rotated, pgd]`. */
+function reportOf(entries: Record<string, [number, number, number]>) {
+  const results: Record<string, unknown> = {};
+  for (const [name, [clean, rotated, pgd]] of Object.entries(entries)) {
+    results[name] = report(name, clean, rotated, pgd).results[name];
+  }
+  return { results, backend: "wasm: test" };
+}
+
+/** Writes the VARIANTS grid's cells with known numbers; returns the spec and cells. */
+async function writeVariantGrid(out: string) {
+  const spec = validateSpec(VARIANTS);
+  const cells = expandCells(spec);
+  await Deno.writeTextFile(
+    `${out}/experiment.json`,
+    JSON.stringify({ file: "variants.yaml", spec, cells }, null, 2),
+  );
+  // clean = 0.5 + size/10⁴ + model offset + seed jitter; TTA adds 0.01 to clean and its
+  // rotated accuracy is its clean accuracy (invariant to the exact turns).
+  const offset: Record<string, number> = { baseline: 0, symmetric: 0.04, p4m: 0.03 };
+  for (const c of cells.filter((x) => !x.evaluatedIn)) {
+    const jitter = [0.01, -0.01, 0.004][c.seed - 1];
+    const clean = 0.5 + c.size / 1e4 + (offset[c.model] ?? 0.02) + jitter;
+    const entries: Record<string, [number, number, number]> = {
+      [reportName(c)]: [clean, clean / 2, 0.1 + jitter],
+    };
+    const tta = cells.some((x) => x.evaluatedIn === c.id);
+    if (tta) entries[`${reportName(c)}+tta`] = [clean + 0.01, clean + 0.01, 0.12 + jitter];
+    await writeCell(out, c.id, reportOf(entries));
+  }
+  return { spec, cells };
+}
+
+Deno.test("aggregate with variants: +tta from its base's report, pairs at each model's sizes", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const { spec, cells } = await writeVariantGrid(out);
+    const s = await aggregate(spec, cells, out);
+    assert.deepEqual(s.main, { size: 1600, augment: "shift" });
+    assert.equal(s.cells.total, cells.length);
+    assert.equal(s.cells.done, cells.length);
+    const at = (size: number) => s.settings.find((x) => x.size === size)!;
+    assert.deepEqual(Object.keys(at(400).metrics).sort(), [
+      "baseline",
+      "baseline+tta",
+      "symmetric",
+    ]);
+    assert.equal(Object.keys(at(1600).metrics).length, 6);
+    // baseline+tta − baseline = 0.01 for every seed; rotated: (clean + .01) − clean/2.
+    const d = at(400).differences["baseline+tta"];
+    assert.deepEqual(d.clean.values.map((v) => Number(v.toFixed(12))), [0.01, 0.01, 0.01]);
+    const b = 0.5 + 0.04; // baseline clean at 400 without jitter
+    const rot = [0.01, -0.01, 0.004].map((j) => (b + j + 0.01) - (b + j) / 2);
+    d.randomRotation.values.forEach((v, i) => assert.ok(Math.abs(v - rot[i]) < 1e-12));
+    // rotaug is paired with baseline (not with itself) at the same seed and size: +0.02.
+    const r = at(100).differences["baseline+rotaug"].clean;
+    assert.equal(r.n, 3);
+    assert.ok(Math.abs(r.mean - 0.02) < 1e-12);
+    // rotaug+tta: its base's report entry baseline+tta, i.e. rotaug's clean + 0.01 − baseline.
+    assert.ok(Math.abs(at(1600).differences["baseline+rotaug+tta"].clean.mean - 0.03) < 1e-12);
+    assert.ok(Math.abs(at(1600).differences.p4m.clean.mean - 0.03) < 1e-12);
+    // Data efficiency: each model at exactly its sizes.
+    for (const model of spec.models) {
+      const sizes = s.dataEfficiency.filter((e) => e.model === model && e.metric === "clean")
+        .map((e) => e.size);
+      assert.deepEqual(sizes, modelSizes(spec, model), model);
+    }
+    // Claims: every model and variant against baseline, limited-data at the smallest size.
+    const models = [...new Set(s.claims.map((c) => c.model))];
+    assert.deepEqual(models, spec.models.filter((m) => m !== "baseline"));
+    const ld = s.claims.find((c) => c.model === "p4m" && c.id === "limited-data")!;
+    assert.equal(ld.size, 100);
+    assert.equal(ld.verdict, "holds");
+    // A +tta cell stands where its base stands; running it does nothing.
+    const tta = cells.find((c) => c.model === "baseline+tta")!;
+    assert.equal((await cellStatus(out, tta)).state, "done");
+    const r2 = await runCell(spec, tta, out, { threads: 1 });
+    assert.equal(r2.outcome, "skipped");
+    await Deno.remove(cellPaths(out, { id: tta.evaluatedIn! }).done);
+    assert.notEqual((await cellStatus(out, tta)).state, "done");
+    const partial = await aggregate(spec, cells, out);
+    assert.ok(
+      partial.cells.missing.includes(tta.id) && partial.cells.missing.includes(tta.evaluatedIn!),
+    );
+    // A base report without the +tta entry is a one-line error naming the file and model.
+    await writeCell(out, tta.evaluatedIn!, reportOf({ baseline: [0.5, 0.2, 0.1] }));
+    await assert.rejects(
+      () => aggregate(spec, cells, out),
+      /baseline-s1-n100-shift\/eval\/report\.json: no results for model "baseline\+tta" \(cell baseline_tta-s1-n100-shift\)/,
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("compareSummary: a committed cell directory re-aggregates to its committed summary", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const { spec, cells } = await writeVariantGrid(out);
+    const { summary } = await writeSummary(spec, cells, out);
+    const ok = await compareSummary(out);
+    assert.deepEqual(ok.mismatches, []);
+    assert.deepEqual(ok.summary.claims, summary.claims);
+    // One cell's number changed after the summary was written: the comparison names it.
+    const id = "symmetric-s2-n400-shift";
+    const path = `${cellPaths(out, { id }).evalDir}/report.json`;
+    const r = JSON.parse(await Deno.readTextFile(path));
+    r.results.symmetric.clean.top1 += 0.001;
+    await Deno.writeTextFile(path, JSON.stringify(r));
+    const bad = await compareSummary(out);
+    assert.ok(bad.mismatches.length > 0);
+    assert.ok(
+      bad.mismatches.some((m) =>
+        /^settings\[1\]\.metrics\.symmetric\.clean\.values\[1\]: /.test(m)
+      ),
+      bad.mismatches.join("\n"),
+    );
+    assert.ok(bad.mismatches.every((m) => !m.startsWith("generatedAt")));
+    await assert.rejects(
+      () => compareSummary(`${out}/none`),
+      /none\/experiment\.json: cannot read/,
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+// The committed studies (docs/results/study/<name>/ with experiment.json and summary.json):
+// each must re-aggregate from its committed cells to exactly its committed summary.
+const STUDY = new URL("../docs/results/study/", import.meta.url).pathname;
+const studies = (() => {
+  try {
+    return [...Deno.readDirSync(STUDY)].filter((e) => e.isDirectory).map((e) => e.name)
+      .filter((n) => {
+        try {
+          Deno.statSync(`${STUDY}${n}/summary.json`);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+})();
+for (const name of studies) {
+  Deno.test(`committed study ${name} re-aggregates to its summary.json`, async () => {
+    const { mismatches } = await compareSummary(`${STUDY}${name}`);
+    assert.deepEqual(mismatches, []);
+  });
 }

@@ -4,18 +4,33 @@
  * `summary.json`, `summary.md` and SVG figures.
  *
  * - `metrics[model][metric] = {values, mean, std, ci95: [lo, hi], n}` over seeds, for the main
- *   setting (the largest training-set size, the first augmentation);
+ *   setting (the largest training-set size, the first augmentation); `model` is any grid
+ *   model, variants included (`baseline+rotaug`, `<model>+tta`: a `+tta` cell's numbers are
+ *   its base cell's report entry `<arch>+tta`);
  * - `differences[model][metric] = {mean, ci95: [lo, hi], n}`: model − baseline paired by seed
  *   (same seed, size and augmentation), t-interval over the n paired differences;
  * - `settings[]`: the same two tables for every (size, augmentation) of the grid;
- * - `dataEfficiency[]`: accuracy vs training-set size (clean, rotated, adversarial) with CIs;
- * - `claims[]`: each of the paper's claims with its measured difference and a verdict.
+ * - `dataEfficiency[]`: accuracy vs training-set size (clean, rotated, adversarial) with CIs,
+ *   every model at every size it has (`sizesFor`);
+ * - `claims[]`: each of the paper's claims with its measured difference and a verdict, for
+ *   every model and variant against baseline.
+ *
+ * {@linkcode compareSummary} re-aggregates a directory's cells and compares the result with
+ * the summary.json already there (what a committed study is checked with).
  *
  * @module
  */
-import { renderSvg } from "../eval/plots.ts";
+import { renderSvg, writeFigure } from "../eval/plots.ts";
 import { cellPaths } from "./cell.ts";
-import { type Cell, type ExperimentSpec, sizeLabel } from "./spec.ts";
+import {
+  type Cell,
+  expandCells,
+  type ExperimentSpec,
+  gridSizes,
+  reportName,
+  sizeLabel,
+  validateSpec,
+} from "./spec.ts";
 import { summarize, type Summary, type Verdict, verdict } from "./stats.ts";
 
 /** The per-cell numbers taken from eval's report (fractions in [0, 1]). */
@@ -127,7 +142,10 @@ export interface ExperimentSummary {
   claims: ClaimRow[];
 }
 
-/** The metrics of every done cell (cells without a done marker are listed as missing). */
+/**
+ * The metrics of every done cell (cells without a done marker are listed as missing); a
+ * `+tta` cell is read from the report of the cell that evaluated it.
+ */
 export async function readCells(
   out: string,
   cells: Cell[],
@@ -135,7 +153,7 @@ export async function readCells(
   const values = new Map<string, Record<MetricName, number>>();
   const missing: string[] = [];
   for (const cell of cells) {
-    const paths = cellPaths(out, cell);
+    const paths = cellPaths(out, { id: cell.evaluatedIn ?? cell.id });
     try {
       await Deno.stat(paths.done);
     } catch {
@@ -149,8 +167,9 @@ export async function readCells(
     } catch (e) {
       throw new Error(`${path}: cannot read the cell's eval report (${(e as Error).message})`);
     }
-    const r = report.results?.[cell.model];
-    if (!r) throw new Error(`${path}: no results for model "${cell.model}"`);
+    const name = reportName(cell);
+    const r = report.results?.[name];
+    if (!r) throw new Error(`${path}: no results for model "${name}" (cell ${cell.id})`);
     values.set(cell.id, cellMetrics(r));
   }
   return { values, missing };
@@ -207,11 +226,12 @@ export async function aggregate(
   if (!values.size) {
     throw new Error(`${out}: no finished cell (no <cell>/done.json) to aggregate`);
   }
+  const sizes = gridSizes(spec);
   const settings = spec.augmentations.flatMap((augment) =>
-    spec.sizes.map((size) => settingSummary(spec, cells, values, size, augment))
+    sizes.map((size) => settingSummary(spec, cells, values, size, augment))
   );
   // validateSpec keeps sizes all counts or all fractions, so they sort as numbers.
-  const bySize = [...spec.sizes].sort((a, b) => a - b);
+  const bySize = [...sizes].sort((a, b) => a - b);
   const main = { size: bySize.at(-1)!, augment: spec.augmentations[0] };
   const mainSetting = settings.find((s) => s.size === main.size && s.augment === main.augment)!;
   const dataEfficiency: ExperimentSummary["dataEfficiency"] = [];
@@ -234,7 +254,7 @@ export async function aggregate(
   const claims: ClaimRow[] = [];
   for (const model of spec.models.filter((m) => m !== "baseline")) {
     for (const c of CLAIMS) {
-      if (c.smallest && spec.sizes.length < 2) continue;
+      if (c.smallest && sizes.length < 2) continue;
       const size = c.smallest ? bySize[0] : main.size;
       const setting = settings.find((s) => s.size === size && s.augment === main.augment)!;
       const d = setting.differences[model]?.[c.metric];
@@ -369,43 +389,55 @@ export async function summaryFigures(s: ExperimentSummary): Promise<Record<strin
   if (sizes.size > 1) {
     const values = s.dataEfficiency.filter((d) => d.augment === s.main.augment).map((d) => ({
       ...d,
-      series: `${d.model} ${d.metric}`,
       lo: d.ci95?.[0] ?? d.mean,
       hi: d.ci95?.[1] ?? d.mean,
     }));
+    // One panel per metric, one line per model at the sizes it has: with seven models a
+    // line per (model, metric) in one panel could not be read.
     figures["data-efficiency.svg"] = await renderSvg({
       title: `${s.name}: accuracy vs training-set size (95% CI bands)`,
-      width: 420,
-      height: 260,
       data: { values },
-      encoding: {
-        x: {
-          field: "size",
-          type: "quantitative",
-          scale: { type: "log" },
-          title: "training images",
-        },
-        color: { field: "series", type: "nominal" },
-      },
-      layer: [
-        {
-          mark: { type: "area", opacity: 0.2 },
-          encoding: {
-            y: { field: "lo", type: "quantitative", scale: { domain: [0, 1] }, title: "accuracy" },
-            y2: { field: "hi" },
+      facet: { column: { field: "metric", type: "nominal", title: null } },
+      spec: {
+        width: 260,
+        height: 220,
+        encoding: {
+          x: {
+            field: "size",
+            type: "quantitative",
+            scale: { type: "log" },
+            title: "training images",
           },
+          color: { field: "model", type: "nominal" },
         },
-        {
-          mark: { type: "line", point: true },
-          encoding: { y: { field: "mean", type: "quantitative" } },
-        },
-      ],
+        layer: [
+          {
+            mark: { type: "area", opacity: 0.15 },
+            encoding: {
+              y: {
+                field: "lo",
+                type: "quantitative",
+                scale: { domain: [0, 1] },
+                title: "accuracy",
+              },
+              y2: { field: "hi" },
+            },
+          },
+          {
+            mark: { type: "line", point: true },
+            encoding: { y: { field: "mean", type: "quantitative" } },
+          },
+        ],
+      },
     });
   }
   return figures;
 }
 
-/** Aggregates and writes summary.json, summary.md and the figures into `out`. */
+/**
+ * Aggregates and writes summary.json, summary.md and the figures (SVG, and PNG rendered from
+ * the same SVG by lib/eval/plots.ts) into `out`.
+ */
 export async function writeSummary(
   spec: ExperimentSpec,
   cells: Cell[],
@@ -413,10 +445,69 @@ export async function writeSummary(
 ): Promise<{ summary: ExperimentSummary; files: string[] }> {
   const summary = await aggregate(spec, cells, out);
   const figures = await summaryFigures(summary);
+  const written: string[] = [];
   for (const [name, svg] of Object.entries(figures)) {
-    await Deno.writeTextFile(`${out}/${name}`, svg);
+    written.push(...await writeFigure(out, name, svg));
   }
   await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/summary.md`, summaryMarkdown(summary, Object.keys(figures)));
-  return { summary, files: ["summary.json", "summary.md", ...Object.keys(figures)] };
+  return { summary, files: ["summary.json", "summary.md", ...written] };
+}
+
+/** What {@linkcode compareSummary} found. */
+export interface SummaryComparison {
+  /** The re-aggregated summary. */
+  summary: ExperimentSummary;
+  /** `path: committed ≠ recomputed` for each differing value (empty when they agree). */
+  mismatches: string[];
+}
+
+/**
+ * Re-aggregates the cells of an experiment directory (its `experiment.json`, `<cell>/done.json`
+ * and `<cell>/eval/report.json`, no checkpoint needed) and compares every value of the result
+ * with the directory's `summary.json`, except `generatedAt`. Numbers must agree within `tol`
+ * (default 0: aggregation is deterministic and JSON keeps doubles exactly).
+ *
+ * @example
+ * ```ts
+ * const { mismatches } = await compareSummary("docs/results/study/fashion-mnist");
+ * assert.deepEqual(mismatches, []);
+ * ```
+ */
+export async function compareSummary(dir: string, tol = 0): Promise<SummaryComparison> {
+  const read = async (file: string) => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${dir}/${file}`));
+    } catch (e) {
+      throw new Error(`${dir}/${file}: cannot read (${(e as Error).message})`);
+    }
+  };
+  const saved = await read("experiment.json");
+  const spec = validateSpec(saved.spec, `${dir}/experiment.json`);
+  const committed = await read("summary.json");
+  const summary = await aggregate(spec, expandCells(spec), dir);
+  const fresh = JSON.parse(JSON.stringify(summary));
+  const mismatches: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (path === "generatedAt" || mismatches.length >= 20) return;
+    if (typeof a === "number" && typeof b === "number") {
+      if (!(Math.abs(a - b) <= tol)) mismatches.push(`${path}: ${a} ≠ ${b}`);
+      return;
+    }
+    if (a && b && typeof a === "object" && typeof b === "object") {
+      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+      for (const k of keys) {
+        const p = Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+        if (!(k in a) || !(k in b)) {
+          mismatches.push(`${p}: ${k in a ? "only in summary.json" : "not in summary.json"}`);
+        } else walk((a as never)[k], (b as never)[k], p);
+      }
+      return;
+    }
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      mismatches.push(`${path}: ${JSON.stringify(a)} ≠ ${JSON.stringify(b)}`);
+    }
+  };
+  walk(committed, fresh, "");
+  return { summary, mismatches };
 }

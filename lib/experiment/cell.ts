@@ -13,9 +13,20 @@
  * Running a cell again skips it when done, skips training when the checkpoint has every epoch,
  * and otherwise resumes training from the checkpoint (`train --resume`).
  *
+ * A cell trains its registry model (`baseline` for `baseline+rotaug`, with shift+rotate) into
+ * `ckpt/<arch>/`; when the grid lists `<model>+tta`, its eval adds `--tta <arch>`, and the
+ * `+tta` cell (no directory of its own, lib/experiment/spec.ts) is done when this one is.
+ *
  * @module
  */
-import type { Cell, ExperimentSpec } from "./spec.ts";
+import {
+  type Cell,
+  cellArch,
+  cellEpochs,
+  type ExperimentSpec,
+  trainAugment,
+  ttaOf,
+} from "./spec.ts";
 
 /** Where a cell keeps its files. */
 export interface CellPaths {
@@ -51,7 +62,7 @@ export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$
 export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, resume: boolean) {
   return [
     "--model",
-    cell.model,
+    cellArch(cell),
     "--dataset",
     spec.dataset,
     ...(spec.dataDir ? ["--data-dir", spec.dataDir] : []),
@@ -59,7 +70,7 @@ export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, re
     "--preset",
     spec.preset,
     "--epochs",
-    String(spec.epochs),
+    String(cellEpochs(spec, cell)),
     "--batch-size",
     String(spec.batchSize),
     "--optimizer",
@@ -73,7 +84,7 @@ export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, re
     "--weight-decay",
     String(spec.weightDecay),
     "--augment",
-    cell.augment,
+    trainAugment(cell),
     "--seed",
     String(cell.seed),
     "--train-size",
@@ -101,8 +112,12 @@ function folderArgs(spec: ExperimentSpec): string[] {
   ];
 }
 
-/** Eval's flags for a cell: the validation-chosen checkpoint, the spec's sweep. */
-export function evalArgs(spec: ExperimentSpec, paths: CellPaths) {
+/**
+ * Eval's flags for a cell: the validation-chosen checkpoint, the spec's sweep, and `--tta` when
+ * the grid lists this cell's `+tta` variant.
+ */
+export function evalArgs(spec: ExperimentSpec, paths: CellPaths, cell?: Cell) {
+  const tta = cell ? ttaOf(spec, cell) : [];
   return [
     "--checkpoints",
     paths.selected,
@@ -119,6 +134,7 @@ export function evalArgs(spec: ExperimentSpec, paths: CellPaths) {
     spec.backend,
     "--out",
     paths.evalDir,
+    ...(tta.length ? ["--tta", tta.join(",")] : []),
   ];
 }
 
@@ -195,8 +211,9 @@ export async function checkpointEpoch(paths: CellPaths, model: string): Promise<
  * checkpoint or log) or new.
  */
 export async function cellStatus(out: string, cell: Cell): Promise<CellStatus> {
-  const paths = cellPaths(out, cell);
-  const epoch = await checkpointEpoch(paths, cell.model);
+  // A +tta cell stands where the cell that evaluates it stands.
+  const paths = cellPaths(out, { id: cell.evaluatedIn ?? cell.id });
+  const epoch = await checkpointEpoch(paths, cellArch(cell));
   if (await readJson(paths.done)) return { state: "done", epoch };
   const failure = await readJson<CellStatus["failure"]>(paths.failed);
   const log = await tail(paths.log);
@@ -299,7 +316,10 @@ export async function runCell(
 ): Promise<CellResult> {
   const started = performance.now();
   const seconds = () => Number(((performance.now() - started) / 1000).toFixed(1));
+  // Measured by the eval of cell.evaluatedIn, which the runners run instead.
+  if (cell.evaluatedIn) return { id: cell.id, outcome: "skipped", seconds: 0 };
   const paths = cellPaths(out, cell);
+  const arch = cellArch(cell);
   await Deno.mkdir(paths.dir, { recursive: true });
   if (await readJson(paths.done)) return { id: cell.id, outcome: "skipped", seconds: 0 };
   await Deno.remove(paths.failed).catch(() => {});
@@ -313,32 +333,33 @@ export async function runCell(
   };
   const interrupted = (): CellResult => ({ id: cell.id, outcome: "interrupted", seconds: 0 });
 
-  let epoch = await checkpointEpoch(paths, cell.model);
-  if (epoch < spec.epochs) {
+  const epochs = cellEpochs(spec, cell);
+  let epoch = await checkpointEpoch(paths, arch);
+  if (epoch < epochs) {
     const argv = [
       deno,
       "run",
       "-A",
       `${REPO_ROOT}/scripts/train.ts`,
-      ...trainArgs(spec, cell, paths, epoch > 0 || await hasResumeState(paths, cell.model)),
+      ...trainArgs(spec, cell, paths, epoch > 0 || await hasResumeState(paths, arch)),
     ];
     const code = await runLogged(argv, paths, env, options.signal);
     if (options.signal?.aborted) return interrupted();
     if (code !== 0) return fail("train", code);
-    epoch = await checkpointEpoch(paths, cell.model);
-    if (epoch < spec.epochs) {
+    epoch = await checkpointEpoch(paths, arch);
+    if (epoch < epochs) {
       return fail("train", code);
     }
   }
   if (options.signal?.aborted) return interrupted();
   // The reported checkpoint: the one train kept as best on the validation split.
-  const best = `${paths.ckpt}/${cell.model}-best`;
-  const chosen = await exists(`${best}/meta.json`) ? `${cell.model}-best` : cell.model;
+  const best = `${paths.ckpt}/${arch}-best`;
+  const chosen = await exists(`${best}/meta.json`) ? `${arch}-best` : arch;
   await Deno.mkdir(paths.selected, { recursive: true });
-  await Deno.remove(`${paths.selected}/${cell.model}`).catch(() => {});
-  await Deno.symlink(`../ckpt/${chosen}`, `${paths.selected}/${cell.model}`);
+  await Deno.remove(`${paths.selected}/${arch}`).catch(() => {});
+  await Deno.symlink(`../ckpt/${chosen}`, `${paths.selected}/${arch}`);
   const code = await runLogged(
-    [deno, "run", "-A", `${REPO_ROOT}/scripts/eval.ts`, ...evalArgs(spec, paths)],
+    [deno, "run", "-A", `${REPO_ROOT}/scripts/eval.ts`, ...evalArgs(spec, paths, cell)],
     paths,
     env,
     options.signal,

@@ -7,7 +7,7 @@
  */
 import { formatDuration } from "../progress.ts";
 import { type CellResult, cellStatus, runCell } from "./cell.ts";
-import type { Cell, ExperimentSpec } from "./spec.ts";
+import { type Cell, type ExperimentSpec, isTrained } from "./spec.ts";
 
 /** Options of {@linkcode runLocal}. */
 export interface LocalOptions {
@@ -37,7 +37,8 @@ export function threadsPerCell(cores: number, jobs: number): number {
 }
 
 /**
- * Runs every cell that is not done; a failing cell is recorded and the others go on.
+ * Runs every cell that is not done; a failing cell is recorded and the others go on. `+tta`
+ * cells are left out: their base cell's eval measures them (lib/experiment/spec.ts).
  *
  * @example
  * ```ts
@@ -50,6 +51,7 @@ export async function runLocal(
   out: string,
   options: LocalOptions,
 ): Promise<LocalSummary> {
+  cells = cells.filter(isTrained);
   const cores = options.cores ?? navigator.hardwareConcurrency;
   const threads = threadsPerCell(cores, options.jobs);
   const results: CellResult[] = [];

@@ -3,10 +3,26 @@
  * with one recipe and one evaluation sweep, read from YAML or JSON and validated with zod.
  * {@linkcode expandCells} turns a spec into its cells; each cell's directory name is its id.
  *
+ * A grid's `models` are registry models (lib/model/models.ts) and two variants, the
+ * alternatives a practitioner would pick instead of a built-in symmetry
+ * ({@linkcode variantOf}):
+ *
+ * - `baseline+rotaug`: trained like `baseline` but with `--augment shift+rotate`, whatever the
+ *   grid's augmentation (the cell keeps the grid's augmentation for pairing);
+ * - `<model>+tta` (`<model>` any other entry of the grid): no training of its own; `<model>`'s
+ *   cell of the same seed, size and augmentation evaluates its checkpoint a second time
+ *   averaged over the four quarter turns (`eval --tta`), in the same eval run, so there is no
+ *   order between cells to keep (locally or in a Slurm array). The `+tta` cell is listed
+ *   with `evaluatedIn` naming that cell; it has no directory and is never run itself.
+ *
+ * `sizesFor` gives a model its own training-set sizes instead of `sizes` (e.g. every model
+ * at the smallest and the full size, baseline and symmetric along the whole curve).
+ *
  * @module
  */
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
+import { MODEL_NAMES, type ModelName } from "../model/models.ts";
 
 /** A file that is not a valid experiment; the one-line message names the field. */
 export class SpecError extends Error {
@@ -33,16 +49,25 @@ export const ExperimentSpecSchema = z.object({
     testFraction: z.number().gt(0).max(0.9).optional(),
     splitSeed: z.number().int().min(0).optional(),
   }).strict().optional(),
-  models: z.array(z.enum(["baseline", "symmetric"])).min(1),
+  /** Registry models and variants (`baseline+rotaug`, `<model>+tta`; see the module doc). */
+  models: z.array(z.string()).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
   /**
    * Training-set sizes after the validation split: counts (integers > 1) or fractions in
    * (0, 1]; drawn class-balanced and nested per seed (lib/data/subset.ts). Default: all.
    */
   sizes: z.array(z.number().positive()).min(1).default([1]),
+  /** Per-model sizes replacing `sizes` for that model (a `+tta` model defaults to its base's). */
+  sizesFor: z.record(z.string(), z.array(z.number().positive()).min(1)).optional(),
   augmentations: z.array(z.enum(AUGMENTS)).min(1).default(["shift"]),
   preset: z.enum(["tiny", "small", "paper", "reference"]).default("small"),
   epochs: z.number().int().min(1).max(10_000),
+  /**
+   * Epochs at a given training-set size (keys: sizes as written in `sizes`/`sizesFor`),
+   * replacing `epochs` there: a small subset needs more passes for a comparable number of
+   * optimizer steps.
+   */
+  epochsFor: z.record(z.string(), z.number().int().min(1).max(10_000)).optional(),
   batchSize: z.number().int().min(1).max(4096).default(64),
   optimizer: z.enum(["sgd", "adam"]).default("adam"),
   lr: z.number().positive().max(10).default(0.002),
@@ -65,16 +90,100 @@ export const ExperimentSpecSchema = z.object({
 /** A validated experiment. */
 export type ExperimentSpec = z.infer<typeof ExperimentSpecSchema>;
 
+/** An augmentation name of train's --augment. */
+export type Augment = (typeof AUGMENTS)[number];
+
 /** One cell of the grid: one training run and its evaluation. */
 export interface Cell {
   /** Directory name under the experiment's output directory. */
   id: string;
   /** Position in the grid (the Slurm array index). */
   index: number;
-  model: "baseline" | "symmetric";
+  /** The grid's model name: a registry model or a variant ({@linkcode variantOf}). */
+  model: string;
   seed: number;
   size: number;
-  augment: (typeof AUGMENTS)[number];
+  /** The grid's augmentation (what cells are paired on; `baseline+rotaug` trains differently). */
+  augment: Augment;
+  /** For a `<model>+tta` cell: the id of the `<model>` cell whose eval measures it. */
+  evaluatedIn?: string;
+}
+
+/** What a grid model name means: the registry model trained, and the two variant marks. */
+export interface Variant {
+  /** The registry model that is trained (and loaded for evaluation). */
+  arch: ModelName;
+  /** Trained with `--augment shift+rotate` instead of the grid's augmentation. */
+  rotaug: boolean;
+  /** Evaluated averaged over the four quarter turns, from the checkpoint of `base`. */
+  tta: boolean;
+  /** For a `+tta` name: the grid model whose checkpoint it uses (the name without `+tta`). */
+  base?: string;
+}
+
+const VARIANT_HELP = `${MODEL_NAMES.join(", ")}, baseline+rotaug, or one of them + "+tta"`;
+
+/**
+ * Parses a grid model name: `baseline`…`rotscale`, `baseline+rotaug`, and either of those with
+ * `+tta`; undefined for anything else.
+ *
+ * @example
+ * ```ts
+ * variantOf("baseline+rotaug+tta"); // { arch: "baseline", rotaug: true, tta: true, base: "baseline+rotaug" }
+ * ```
+ */
+export function variantOf(name: string): Variant | undefined {
+  const tta = name.endsWith("+tta");
+  const base = tta ? name.slice(0, -"+tta".length) : name;
+  const rotaug = base === "baseline+rotaug";
+  const arch = rotaug ? "baseline" : base;
+  if (!(MODEL_NAMES as readonly string[]).includes(arch)) return undefined;
+  return { arch: arch as ModelName, rotaug, tta, ...(tta ? { base } : {}) };
+}
+
+/** The augmentation a cell trains with: the grid's, or shift+rotate for `baseline+rotaug`. */
+export function trainAugment(cell: Pick<Cell, "model" | "augment">): Augment {
+  return variantOf(cell.model)?.rotaug ? "shift+rotate" : cell.augment;
+}
+
+/** The registry model a cell trains and loads (`baseline` for `baseline+rotaug`). */
+export function cellArch(cell: Pick<Cell, "model">): ModelName {
+  const v = variantOf(cell.model);
+  if (!v) throw new SpecError(`model "${cell.model}": expected ${VARIANT_HELP}`);
+  return v.arch;
+}
+
+/**
+ * The key of a cell's entry in its eval report.json: the registry name eval loaded, with
+ * `+tta` for a TTA cell (`baseline+rotaug+tta` is `baseline+tta` in its base cell's report).
+ */
+export function reportName(cell: Pick<Cell, "model">): string {
+  return cellArch(cell) + (variantOf(cell.model)!.tta ? "+tta" : "");
+}
+
+/** The training-set sizes of one grid model: its `sizesFor` entry, else its base's, else `sizes`. */
+export function modelSizes(spec: ExperimentSpec, model: string): number[] {
+  const own = spec.sizesFor?.[model];
+  if (own) return own;
+  const base = variantOf(model)?.base;
+  return base ? modelSizes(spec, base) : spec.sizes;
+}
+
+/** Every size of the grid, in first-listed order (`sizes`, then `sizesFor` in model order). */
+export function gridSizes(spec: ExperimentSpec): number[] {
+  const all = [...spec.sizes, ...spec.models.flatMap((m) => modelSizes(spec, m))];
+  return all.filter((s, i) => all.indexOf(s) === i);
+}
+
+/** The epochs a cell trains: `epochsFor` at its size, else `epochs`. */
+export function cellEpochs(spec: ExperimentSpec, cell: Pick<Cell, "size">): number {
+  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) => Number(k) === cell.size);
+  return own ? own[1] : spec.epochs;
+}
+
+/** Whether a grid model has a training run of its own (not a `+tta` evaluation). */
+export function isTrained(cell: Pick<Cell, "evaluatedIn">): boolean {
+  return cell.evaluatedIn === undefined;
 }
 
 /**
@@ -104,6 +213,38 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
   if (spec.folder && spec.dataset !== "folder") {
     throw new SpecError(`${source}: folder: applies to dataset folder only`);
   }
+  spec.models.forEach((m, i) => {
+    const v = variantOf(m);
+    if (!v) throw new SpecError(`${source}: models[${i}]: expected ${VARIANT_HELP}, got "${m}"`);
+    if (v.base && !spec.models.includes(v.base)) {
+      throw new SpecError(
+        `${source}: models[${i}]: ${m} is evaluated from ${v.base}'s checkpoints, so models must list ${v.base}`,
+      );
+    }
+  });
+  for (const [model, sizes] of Object.entries(spec.sizesFor ?? {})) {
+    if (!spec.models.includes(model)) {
+      throw new SpecError(
+        `${source}: sizesFor.${model}: not one of models (${spec.models.join(", ")})`,
+      );
+    }
+    const dup = sizes.find((v, i) => sizes.indexOf(v) !== i);
+    if (dup !== undefined) {
+      throw new SpecError(`${source}: sizesFor.${model}: ${dup} is listed twice`);
+    }
+  }
+  for (const m of spec.models) {
+    const base = variantOf(m)!.base;
+    if (!base) continue;
+    const missing = modelSizes(spec, m).find((s) => !modelSizes(spec, base).includes(s));
+    if (missing !== undefined) {
+      throw new SpecError(
+        `${source}: sizesFor.${m}: size ${missing} has no ${base} cell to evaluate (${base} has ${
+          JSON.stringify(modelSizes(spec, base))
+        })`,
+      );
+    }
+  }
   for (const key of ["models", "seeds", "sizes", "augmentations"] as const) {
     const list = spec[key] as unknown[];
     const dup = list.find((v, i) => list.indexOf(v) !== i);
@@ -111,17 +252,34 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
       throw new SpecError(`${source}: ${key}: ${JSON.stringify(dup)} is listed twice`);
     }
   }
-  spec.sizes.forEach((s, i) => {
-    if (s > 1 && !Number.isInteger(s)) {
+  const lists: [string, number[]][] = [
+    ["sizes", spec.sizes],
+    ...Object.entries(spec.sizesFor ?? {}).map((
+      [m, l],
+    ): [string, number[]] => [`sizesFor.${m}`, l]),
+  ];
+  for (const [field, list] of lists) {
+    list.forEach((s, i) => {
+      if (s > 1 && !Number.isInteger(s)) {
+        throw new SpecError(
+          `${source}: ${field}[${i}]: expected an integer count above 1 or a fraction in (0, 1], got ${s}`,
+        );
+      }
+    });
+  }
+  for (const key of Object.keys(spec.epochsFor ?? {})) {
+    if (!gridSizes(spec).includes(Number(key))) {
       throw new SpecError(
-        `${source}: sizes[${i}]: expected an integer count above 1 or a fraction in (0, 1], got ${s}`,
+        `${source}: epochsFor.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
       );
     }
-  });
-  if (spec.sizes.some((s) => s <= 1) && spec.sizes.some((s) => s > 1)) {
+  }
+  // One kind across the grid, so that sizes sort and pair as numbers.
+  const all = lists.flatMap(([, l]) => l);
+  if (all.some((s) => s <= 1) && all.some((s) => s > 1)) {
     throw new SpecError(
-      `${source}: sizes: expected all counts (> 1) or all fractions (≤ 1), got ${
-        JSON.stringify(spec.sizes)
+      `${source}: sizes: expected all counts (> 1) or all fractions (≤ 1) in sizes and sizesFor, got ${
+        JSON.stringify(all)
       }`,
     );
   }
@@ -162,9 +320,15 @@ export function sizeLabel(size: number): string {
   return size < 1 ? `f${size}` : `n${size}`;
 }
 
+/** A cell's id: `<model>-s<seed>-<size>-<augment>`, every `+` as `_` (shell- and path-safe). */
+export function cellId(model: string, seed: number, size: number, augment: string): string {
+  return `${model}-s${seed}-${sizeLabel(size)}-${augment}`.replaceAll("+", "_");
+}
+
 /**
- * The cells of a spec in a fixed order (augmentation, size, seed, model: the two models of one
- * seed are neighbours, so a partial grid still has complete pairs).
+ * The cells of a spec in a fixed order (augmentation, size, seed, model: the models of one
+ * seed are neighbours, so a partial grid still has complete pairs); a model appears only at
+ * its own sizes ({@linkcode modelSizes}). A `+tta` cell names its base cell in `evaluatedIn`.
  *
  * @example
  * ```ts
@@ -173,15 +337,37 @@ export function sizeLabel(size: number): string {
  */
 export function expandCells(spec: ExperimentSpec): Cell[] {
   const cells: Cell[] = [];
+  const sizesOf = new Map(spec.models.map((m) => [m, modelSizes(spec, m)]));
   for (const augment of spec.augmentations) {
-    for (const size of spec.sizes) {
+    for (const size of gridSizes(spec)) {
       for (const seed of spec.seeds) {
         for (const model of spec.models) {
-          const id = `${model}-s${seed}-${sizeLabel(size)}-${augment.replace("+", "_")}`;
-          cells.push({ id, index: cells.length, model, seed, size, augment });
+          if (!sizesOf.get(model)!.includes(size)) continue;
+          const id = cellId(model, seed, size, augment);
+          const base = variantOf(model)?.base;
+          cells.push({
+            id,
+            index: cells.length,
+            model,
+            seed,
+            size,
+            augment,
+            ...(base ? { evaluatedIn: cellId(base, seed, size, augment) } : {}),
+          });
         }
       }
     }
   }
   return cells;
+}
+
+/**
+ * The `+tta` report names a trained cell's eval adds (`--tta`): `[arch]` when the grid lists
+ * `<cell.model>+tta` at this cell's size, else none.
+ */
+export function ttaOf(spec: ExperimentSpec, cell: Cell): string[] {
+  const tta = `${cell.model}+tta`;
+  return spec.models.includes(tta) && modelSizes(spec, tta).includes(cell.size)
+    ? [cellArch(cell)]
+    : [];
 }
