@@ -12,14 +12,14 @@ import {
   setNativeEnabled,
   setNativeThresholds,
 } from "../lib/kernels/mod.ts";
+import { requireInCI } from "./helpers.ts";
 import { assertClose, KERNEL_CASES, runCases } from "./kernel_cases.ts";
 
 // These cases are small; send every conv to oneDNN here so that it is the path under test.
 setNativeThresholds({ minConvMacs: 0, minChainElements: 0 });
 
 const status = nativeStatus();
-const ignore = !status.available;
-if (ignore) console.error(`native tests ignored: ${status.reason}`);
+const ignore = !requireInCI("oneDNN (libdnnl2)", status.available, status.reason);
 
 await setBackend("cpu");
 const reference = runCases(KERNEL_CASES);
