@@ -10,32 +10,85 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DataParallel } from "../lib/train/data_parallel.ts";
-import type { ModelConfig } from "../lib/model/models.ts";
+import type { ModelConfig, ModelName } from "../lib/model/models.ts";
 
-/** One convolution of a trunk, as an ordinary conv2d (P4 channels counted ×4). */
+/** One `tf.conv2d` call of a trunk, per image (stride 1, "same" padding: output = input size). */
 export interface ConvShape {
-  /** Output height and width (stride 1, symmetric padding: same as the input). */
+  /** Which layer makes the call, e.g. "stage 2 conv 1 (scale 0 of 3)". */
+  layer: string;
+  /** Output height and width. */
   height: number;
   width: number;
   kernel: number;
+  /** Channels of the conv2d's input and output (group and scale axes folded in). */
   cin: number;
   cout: number;
+  /**
+   * Whether training computes this call's input gradient: not for the model's first layer,
+   * whose input (the standardised image) depends on no trained weight, so tfjs prunes it.
+   */
+  inputGradient: boolean;
 }
 
 /**
- * The convolutions of a model's trunk as ordinary conv2d shapes, for an input of
- * `height × width`: the lifting conv reads C input channels and writes 4·w; a group conv
- * reads 4·c and writes 4·w (docs/design.md). Pools halve the size (rounding up) between stages.
+ * Planar group elements per channel of each family's maps (docs/design.md): a lifting conv
+ * writes order·w channels and a group conv reads order·c. The scale axis comes from
+ * `config.scale` on top of this (rotscale: 4 rotations × S scales).
+ */
+const PLANAR_ORDER: Record<ModelName, number> = {
+  baseline: 1,
+  symmetric: 4,
+  p4m: 8,
+  scale: 1,
+  rotscale: 4,
+};
+
+/**
+ * The `tf.conv2d` calls one image goes through in a model's trunk, for an input of
+ * `height × width`, derived from the config the way the layers make them (layers/*.ts):
+ *
+ * - baseline, symmetric, p4m: one conv2d per layer, k×k (`config.kernelSize`); the lifting conv
+ *   reads C input channels and writes G·w (G = 1, 4, 8), a group conv reads G·c and writes G·w.
+ * - scale, rotscale (S = `config.scale.sigmas.length` scales, R = 1 or 4 rotations, kernel
+ *   `config.scale.kernelSize`): the lifting conv is one conv2d C → w·S·R; a scale-to-scale
+ *   conv is one conv2d per output scale i over its window of min(W, S − i) input scales,
+ *   span·c·R → w·R (`ScaleConv2D.call`).
+ *
+ * Pools halve the size (rounding up) between stages; the heads have no convolutions.
  */
 export function trunkConvs(config: ModelConfig, height: number, width: number): ConvShape[] {
-  const p4 = config.model === "symmetric" ? 4 : 1;
+  const g = PLANAR_ORDER[config.model];
   const convs: ConvShape[] = [];
-  let [h, w, c] = [height, width, config.inputShape[2]];
-  config.widths.forEach((width_, stage) => {
+  let [h, w] = [height, width];
+  let c = config.inputShape[2]; // per scale: the conv2d input has c·S·G channels
+  const scale = config.scale;
+  config.widths.forEach((filters, stage) => {
     for (let i = 0; i < config.convsPerStage; i++) {
-      const cout = width_ * p4;
-      convs.push({ height: h, width: w, kernel: config.kernelSize, cin: c, cout });
-      c = cout;
+      const first = stage === 0 && i === 0;
+      const layer = `stage ${stage + 1} conv ${i + 1}`;
+      const at = { height: h, width: w, inputGradient: !first };
+      if (!scale) {
+        const cin = first ? c : c * g;
+        convs.push({ layer, ...at, kernel: config.kernelSize, cin, cout: filters * g });
+      } else {
+        const s = scale.sigmas.length;
+        const k = scale.kernelSize;
+        if (first) {
+          convs.push({ layer, ...at, kernel: k, cin: c, cout: filters * s * g });
+        } else {
+          for (let j = 0; j < s; j++) {
+            const span = Math.min(scale.window, s - j);
+            convs.push({
+              layer: `${layer} (scale ${j} of ${s})`,
+              ...at,
+              kernel: k,
+              cin: span * c * g,
+              cout: filters * g,
+            });
+          }
+        }
+      }
+      c = filters;
     }
     if (stage < config.widths.length - 1) [h, w] = [Math.ceil(h / 2), Math.ceil(w / 2)];
   });
@@ -49,12 +102,14 @@ export function convFlops(c: ConvShape): number {
 
 /**
  * Convolution FLOPs per image of a trunk: `forward`, and `training` = forward + filter
- * gradient of every conv + input gradient of every conv but the first (nothing upstream of the
- * first conv is trained, so tfjs does not compute it).
+ * gradient of every conv2d call + input gradient of every call but the first layer's (nothing
+ * upstream of the first layer is trained, so tfjs does not compute it). Each gradient costs
+ * the forward call's multiply-adds. The basis matmul of the scale layers and the gathers that
+ * build filter banks run once per step, not per image, and are not counted.
  *
  * @example
  * ```ts
- * const f = trunkFlops(modelConfig("baseline", { preset: "reference" }), 32, 32);
+ * const f = trunkFlops(modelConfig("p4m", { preset: "reference" }), 32, 32);
  * console.log(f.forward / 1e6, "MFLOP per image");
  * ```
  */
@@ -63,9 +118,13 @@ export function trunkFlops(
   height: number,
   width: number,
 ): { forward: number; training: number } {
-  const per = trunkConvs(config, height, width).map(convFlops);
-  const forward = per.reduce((a, b) => a + b, 0);
-  return { forward, training: 3 * forward - per[0] };
+  let forward = 0, training = 0;
+  for (const c of trunkConvs(config, height, width)) {
+    const f = convFlops(c);
+    forward += f;
+    training += (c.inputGradient ? 3 : 2) * f;
+  }
+  return { forward, training };
 }
 
 /** Options of the timed steps. */
