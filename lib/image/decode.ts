@@ -15,8 +15,9 @@
  * - A PNG whose zlib stream inflates far beyond the scanlines its header declares (a
  *   decompression bomb) is refused before libvips sees it: libpng would inflate the whole
  *   excess to check it, up to 1032 bytes per byte uploaded (a 1 MB file holding 1 GiB of zeros
- *   took 0.8 s and ended in 200), and no libvips option stops it (`failOn: "warning"` still
- *   decodes; the "IDAT: Too much image data" warning comes after the work).
+ *   took 0.09 s at load 3.8 and 0.8 s at load 12 on 2 cores, and ended in 200; a 10 MiB upload
+ *   can hold 10 GiB), and no libvips option stops it (`failOn: "warning"` still decodes; the
+ *   "IDAT: Too much image data" warning comes after the work).
  *
  * Resizing to a model input lives in `./resample.ts`.
  *
