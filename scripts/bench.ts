@@ -1,29 +1,49 @@
 /**
- * `deno task bench`: training and inference throughput of both models on each backend, with
- * FLOPs, GFLOP/s, and PyTorch (peers/torch_reference.py) side by side. Prints a Markdown report
- * ready for the README; `--out FILE` also writes it. Run with --help for flags.
+ * `deno task bench`: training and inference throughput of every model on each backend, with
+ * conv FLOPs, GFLOP/s, and PyTorch (bench/torch_reference.py: the baseline and symmetric
+ * `reference` trunks) side by side. Prints a Markdown report ready for the README; `--out FILE`
+ * also writes it; `--flops` prints only the FLOPs per image of each model and preset. Run with
+ * --help for flags.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
 import { setBackend } from "../lib/kernels/backend.ts";
 import {
   countParams,
   createModel,
+  minInputSize,
   MODEL_NAMES,
   modelConfig,
   type ModelName,
+  presets,
 } from "../lib/model/models.ts";
 import { DataParallel } from "../lib/train/data_parallel.ts";
-import { makeParallelTrain, makeSteps, profileKernels, time, trunkFlops } from "../bench/profile.ts";
+import {
+  makeParallelTrain,
+  makeSteps,
+  profileKernels,
+  time,
+  trunkFlops,
+} from "../bench/profile.ts";
 import { nativeStatus, setNativeEnabled } from "../lib/kernels/mod.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
+
+/** The backends `--backends` takes (workers and native are wasm set-ups, not tfjs backends). */
+export const BENCH_BACKENDS = ["wasm", "workers", "native", "webgpu", "cpu"] as const;
+type BenchBackend = typeof BENCH_BACKENDS[number];
+
+const PRESET_NAMES = Object.keys(presets);
+const TORCH_SCRIPT = "bench/torch_reference.py";
+/** What bench/torch_reference.py measures: only rows with these settings are comparable. */
+const TORCH_SETTINGS = { batch: 64, size: 32, classes: 100, preset: "reference" };
 
 const HELP = `Usage: deno task bench [flags]
 
 Measures training images/s (forward + backward + SGD-momentum step, warm-up excluded, median
-step) and inference images/s of the baseline and symmetric models, and runs PyTorch's
-reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for comparison.
+step) and inference images/s of each model, and runs PyTorch's reference trunks
+(${TORCH_SCRIPT}: baseline and symmetric only) with python3 for comparison.
 
   --backends LIST   comma-separated: wasm (pure wasm SIMD), workers (pure wasm, training
                     batch split across --workers Deno workers; inference on one thread),
@@ -31,8 +51,9 @@ reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for 
                     workers on a multi-core machine, native when its library loads, webgpu
                     when an adapter exists (a software adapter gets few steps)
   --workers N       workers of the workers backend (default: the number of cores)
-  --presets LIST    default reference,small (cpu and software WebGPU: small)
-  --models LIST     default baseline,symmetric
+  --presets LIST    ${PRESET_NAMES.join(", ")}; default reference,small (cpu and software
+                    WebGPU: small)
+  --models LIST     ${MODEL_NAMES.join(", ")}; default all of them
   --batch N         default 64
   --size N          input height = width, default 32
   --classes N       default 100
@@ -40,12 +61,109 @@ reference trunks (../shared/peers/torch_reference.py with /usr/bin/python3) for 
   --warmup N        untimed steps first (default 2; cpu, software WebGPU: 1)
   --profile         also print per-kernel times (tf.profile) of one training step per model
   --top N           kernels per profile table (default 10)
+  --flops           print only the conv FLOPs per image and parameters of each model and
+                    preset (no timing)
   --no-torch        skip PyTorch
+  --python CMD      the Python with torch (default python3 on PATH)
   --torch-threads N threads for PyTorch (default: the number of cores)
   --out FILE        also write the report (Markdown) to FILE
   --help            this text`;
 
-type BenchBackend = "wasm" | "workers" | "native" | "webgpu" | "cpu";
+/** A comma-separated list of own names of `choices` (duplicates dropped, order kept). */
+function listFlag<T extends string>(
+  flag: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(",").map((s) => s.trim());
+  const picked = names.map((n) => choiceFlag(flag, n, choices, choices[0]));
+  return picked.filter((n, i) => picked.indexOf(n) === i);
+}
+
+/** The validated flags of `deno task bench`. */
+export interface BenchArgs {
+  help: boolean;
+  /** Undefined: choose from what this machine has. */
+  backends?: BenchBackend[];
+  workers: number;
+  /** Undefined: reference and small (small only on slow backends). */
+  presets?: string[];
+  models: ModelName[];
+  batch: number;
+  size: number;
+  classes: number;
+  steps?: number;
+  warmup?: number;
+  profile: boolean;
+  top: number;
+  flops: boolean;
+  torch: boolean;
+  python: string;
+  torchThreads: number;
+  out?: string;
+}
+
+/**
+ * Parses and validates bench's flags: lists of own names (backends, presets, models) and
+ * numbers, each a {@linkcode UsageError} of one line naming the flag and what it expects.
+ */
+export function parseBenchArgs(args: string[]): BenchArgs {
+  const values = parseFlags(args, {
+    backends: { type: "string" },
+    workers: { type: "string" },
+    presets: { type: "string" },
+    models: { type: "string" },
+    batch: { type: "string" },
+    size: { type: "string" },
+    classes: { type: "string" },
+    steps: { type: "string" },
+    warmup: { type: "string" },
+    profile: { type: "boolean" },
+    top: { type: "string" },
+    flops: { type: "boolean" },
+    "no-torch": { type: "boolean" },
+    python: { type: "string" },
+    "torch-threads": { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean" },
+  });
+  const cores = navigator.hardwareConcurrency;
+  const positive = { integer: true, min: 1 };
+  const optional = (flag: string, value: string | undefined, min: number) =>
+    value === undefined ? undefined : numberFlag(flag, value, 0, { integer: true, min });
+  const parsed: BenchArgs = {
+    help: values.help === true,
+    backends: listFlag("backends", values.backends, BENCH_BACKENDS),
+    workers: numberFlag("workers", values.workers, cores, positive),
+    presets: listFlag("presets", values.presets, PRESET_NAMES),
+    models: listFlag("models", values.models, MODEL_NAMES) ?? [...MODEL_NAMES],
+    batch: numberFlag("batch", values.batch, 64, positive),
+    size: numberFlag("size", values.size, 32, positive),
+    classes: numberFlag("classes", values.classes, 100, { integer: true, min: 2 }),
+    steps: optional("steps", values.steps, 1),
+    warmup: optional("warmup", values.warmup, 0),
+    profile: values.profile === true,
+    top: numberFlag("top", values.top, 10, positive),
+    flops: values.flops === true,
+    torch: values["no-torch"] !== true,
+    python: values.python ?? "python3",
+    torchThreads: numberFlag("torch-threads", values["torch-threads"], cores, positive),
+    out: values.out,
+  };
+  // The pools halve the input and an SPP head needs as many cells as its finest level.
+  for (const preset of parsed.presets ?? ["reference", "small"]) {
+    for (const model of parsed.models) {
+      const need = minInputSize(modelConfig(model, { preset }));
+      if (parsed.size < need) {
+        throw new UsageError(
+          `--size: expected an integer ≥ ${need} (the smallest input of ${model} / ${preset}), got "${values.size}"`,
+        );
+      }
+    }
+  }
+  return parsed;
+}
 
 interface Row {
   backend: string;
@@ -59,12 +177,16 @@ interface Row {
   steps: number;
   /** Share of the CPUs other processes used while this row was measured. */
   others: number | undefined;
+  /** 1-minute load average when the row ended. */
+  load: number;
 }
 
-interface TorchResult {
-  baseline: { params: number; train_img_per_s: number };
-  symmetric: { params: number; train_img_per_s: number };
-}
+/** What bench/torch_reference.py prints: one entry per trunk it has (baseline, symmetric). */
+const TorchResultSchema = z.record(
+  z.string(),
+  z.object({ params: z.number(), train_img_per_s: z.number() }).passthrough(),
+);
+type TorchResult = z.infer<typeof TorchResultSchema>;
 
 function machine(): string {
   let cpu = "unknown CPU";
@@ -113,35 +235,64 @@ function otherLoad(): () => number | undefined {
 
 const pct = (x: number | undefined) => x === undefined ? "?" : `${Math.round(100 * x)}%`;
 
-async function runTorch(threads: number): Promise<{ result?: TorchResult; note: string }> {
+/**
+ * Runs bench/torch_reference.py with `python`, or says in one sentence why the comparison is
+ * skipped: the script is absent, Python cannot be run, or it has no torch.
+ */
+async function runTorch(
+  python: string,
+  threads: number,
+): Promise<{ result?: TorchResult; note: string }> {
   const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
-  const shown = "../shared/peers/torch_reference.py";
+  const skipped = (why: string) => ({ note: `PyTorch comparison skipped: ${why}` });
+  const install = "install it (Debian: apt install python3-torch) or pass --python";
   try {
     await Deno.stat(script);
   } catch {
-    return { note: `PyTorch skipped: ${shown} is absent` };
+    return skipped(`${TORCH_SCRIPT} is absent from this checkout`);
   }
-  const python = "/usr/bin/python3";
+  let probe: Deno.CommandOutput;
   try {
-    const probe = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
-      .output();
-    if (!probe.success) return { note: `PyTorch skipped: ${python} has no torch module` };
-  } catch {
-    return { note: `PyTorch skipped: ${python} is absent` };
+    probe = await new Deno.Command(python, {
+      args: ["-c", "import sys, torch; print(torch.__version__, sys.version.split()[0])"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+    return skipped(
+      `no Python: "${python}" could not be run (${why}); install Python 3 with torch (Debian: apt install python3-torch) or pass --python`,
+    );
   }
-  const version = new TextDecoder().decode(
-    (await new Deno.Command(python, { args: ["-c", "import torch; print(torch.__version__)"] })
-      .output()).stdout,
-  ).trim();
-  const out = await new Deno.Command(python, { args: [script, String(threads)] }).output();
-  if (!out.success) {
-    return { note: `PyTorch failed: ${new TextDecoder().decode(out.stderr).slice(-300)}` };
+  if (!probe.success) {
+    const err = new TextDecoder().decode(probe.stderr).trim().split("\n").at(-1);
+    return skipped(`"${python}" has no usable torch module (${err}); ${install}`);
   }
-  const result = JSON.parse(new TextDecoder().decode(out.stdout)) as TorchResult;
+  const [version, pyVersion] = new TextDecoder().decode(probe.stdout).trim().split(" ");
+  const out = await new Deno.Command(python, {
+    args: [script, String(threads)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  let parsed: ReturnType<typeof TorchResultSchema.safeParse> | undefined;
+  try {
+    parsed = out.success ? TorchResultSchema.safeParse(JSON.parse(text)) : undefined;
+  } catch { /* not JSON: reported below */ }
+  if (!parsed?.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
+    return {
+      note: `PyTorch failed (${TORCH_SCRIPT}, exit ${out.code}): ${err || text.slice(0, 200)}`,
+    };
+  }
+  const { batch, size, classes } = TORCH_SETTINGS;
   return {
-    result,
-    note: `PyTorch ${version}, ${threads} threads: ${shown} (batch 64, 10 timed steps, ` +
-      `32×32×3, 100 classes)`,
+    result: parsed.data,
+    note: `PyTorch ${version} (Python ${pyVersion}), ${threads} threads: ${TORCH_SCRIPT} ` +
+      `(${
+        Object.keys(parsed.data).join(" and ")
+      } trunks of the reference preset, batch ${batch}, ` +
+      `10 timed steps, ${size}×${size}×3, ${classes} classes)`,
   };
 }
 
@@ -169,50 +320,62 @@ async function activate(b: BenchBackend): Promise<{ adapter?: string; software?:
   return {};
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      backends: { type: "string" },
-      workers: { type: "string" },
-      presets: { type: "string" },
-      models: { type: "string", default: MODEL_NAMES.join(",") },
-      batch: { type: "string", default: "64" },
-      size: { type: "string", default: "32" },
-      classes: { type: "string", default: "100" },
-      steps: { type: "string" },
-      warmup: { type: "string" },
-      profile: { type: "boolean", default: false },
-      top: { type: "string", default: "10" },
-      "no-torch": { type: "boolean", default: false },
-      "torch-threads": { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
+const loadavg = () => Deno.loadavg()[0];
+
+/** `--flops`: conv FLOPs per image and parameters of each model and preset, no timing. */
+function flopsReport(a: BenchArgs, say: (s?: string) => void): void {
+  // Every row first: building the first model makes tfjs print its banner on stdout.
+  const rows = (a.presets ?? PRESET_NAMES).flatMap((preset) => {
+    const base = trunkFlops(modelConfig("baseline", { preset }), a.size, a.size).forward;
+    return a.models.map((name) => {
+      const model = createModel(name, { preset, numClasses: a.classes });
+      const params = countParams(model);
+      model.dispose();
+      const f = trunkFlops(modelConfig(name, { preset }), a.size, a.size);
+      return `| ${preset} | ${name} | ${params.toLocaleString("en-US")} | ` +
+        `${fmt(f.forward / 1e6)} | ${fmt(f.training / 1e6)} | ${fmt(f.forward / base, 2)} |`;
+    });
   });
-  if (values.help) {
+  say(
+    `Conv FLOPs per image at ${a.size}×${a.size}×3 (${a.classes} classes for the parameters); ` +
+      "a multiply-add counts as two; training = forward + filter gradients + input gradients " +
+      "past the first layer.",
+  );
+  say();
+  say("| preset | model | params | fwd MFLOP/img | training MFLOP/img | fwd × baseline |");
+  say("|---|---|--:|--:|--:|--:|");
+  rows.forEach((r) => say(r));
+}
+
+async function main(): Promise<number> {
+  const a = parseBenchArgs(Deno.args);
+  if (a.help) {
     console.log(HELP);
-    return;
+    return 0;
   }
-  const batch = Number(values.batch), size = Number(values.size);
-  const classes = Number(values.classes);
-  const presetList = (values.presets ?? "reference,small").split(",");
-  const modelList = values.models!.split(",") as ModelName[];
+  const lines: string[] = [];
+  const say = (s = "") => {
+    console.log(s);
+    lines.push(s);
+  };
+  const write = async () => {
+    if (!a.out) return;
+    await Deno.writeTextFile(a.out, lines.join("\n") + "\n");
+    console.error(`wrote ${a.out}`);
+  };
+  if (a.flops) {
+    await setBackend("cpu"); // only to build the models and count their weights
+    flopsReport(a, say);
+    await write();
+    return 0;
+  }
   const native = nativeStatus();
-  workerCount = Number(values.workers ?? navigator.hardwareConcurrency);
-  if (!Number.isInteger(workerCount) || workerCount < 1) {
-    throw new Error(`--workers expects a positive integer, got ${values.workers}`);
-  }
+  workerCount = a.workers;
   let backends: BenchBackend[];
-  if (values.backends) {
-    backends = values.backends.split(",") as BenchBackend[];
-    for (const b of backends) {
-      if (!["wasm", "workers", "native", "webgpu", "cpu"].includes(b)) {
-        throw new Error(`Unknown backend "${b}": expected wasm, workers, native, webgpu or cpu`);
-      }
-    }
+  if (a.backends) {
+    backends = a.backends;
     if (backends.includes("native") && !native.available) {
-      throw new Error(`The native backend was requested but is unavailable: ${native.reason}`);
+      throw new UsageError(`--backends: native was requested but is unavailable: ${native.reason}`);
     }
   } else {
     backends = ["wasm"];
@@ -222,29 +385,31 @@ async function main(): Promise<void> {
     if (await navigator.gpu?.requestAdapter().catch(() => null)) backends.push("webgpu");
   }
 
-  const lines: string[] = [];
-  const say = (s = "") => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { batch, size, classes } = a;
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const command = `deno task bench ${Deno.args.join(" ")}`.trim();
   say(`## Speed (${date})`);
   say();
-  say(`Machine: ${machine()}.`);
+  say(
+    `Machine: ${machine()}; load average at the start ${
+      Deno.loadavg().map((v) => v.toFixed(2)).join(" ")
+    }.`,
+  );
   say(
     `Command: \`${command}\`. Batch ${batch}, ${size}×${size}×3, ${classes} classes, ` +
       `SGD momentum 0.9; training = forward + backward + update, median step after warm-up.`,
   );
 
   let torch: TorchResult | undefined;
-  if (!values["no-torch"]) {
-    const threads = Number(values["torch-threads"] ?? navigator.hardwareConcurrency);
+  if (a.torch) {
     console.error("running PyTorch ...");
     const load = otherLoad();
-    const t = await runTorch(threads);
+    const t = await runTorch(a.python, a.torchThreads);
     torch = t.result;
+    if (!torch) console.error(t.note);
     say(`${t.note}; other processes' CPU share meanwhile: ${pct(load())}.`);
+  } else {
+    say("PyTorch comparison skipped: --no-torch.");
   }
   say();
 
@@ -254,12 +419,12 @@ async function main(): Promise<void> {
     const { adapter, software } = await activate(b);
     const label = backendLabel(b, adapter, software);
     const slow = b === "cpu" || software === true;
-    const steps = Number(values.steps ?? (slow ? 1 : 7));
-    const warmup = Number(values.warmup ?? (slow ? 1 : 2));
+    const steps = a.steps ?? (slow ? 1 : 7);
+    const warmup = a.warmup ?? (slow ? 1 : 2);
     // A software adapter needs minutes per reference step: the small preset unless asked.
-    const presetsHere = slow && !values.presets ? ["small"] : presetList;
+    const presetsHere = a.presets ?? (slow ? ["small"] : ["reference", "small"]);
     for (const preset of presetsHere) {
-      for (const name of modelList) {
+      for (const name of a.models) {
         console.error(`${label} / ${preset} / ${name} ...`);
         const model = createModel(name, { preset, numClasses: classes });
         const config = modelConfig(name, { preset, numClasses: classes });
@@ -279,75 +444,124 @@ async function main(): Promise<void> {
           train = await time(() => s.train(), steps, warmup);
         }
         const infer = await time(() => s.infer(), slow ? steps : Math.max(steps, 3), 1);
+        const others = load();
         // Workers' kernels run in the workers, out of tf.profile's sight.
-        if (values.profile && !slow && b !== "workers") {
+        if (a.profile && !slow && b !== "workers") {
           profiles.push({
             title: `${name} / ${preset} / ${label}`,
             kernels: await profileKernels(() => s.train()),
           });
         }
         s.dispose();
+        const params = countParams(model);
         model.dispose();
         rows.push({
           backend: label,
           preset,
           model: name,
-          params: countParams(model),
+          params,
           fwdFlops: flops.forward,
           trainFlops: flops.training,
           trainImgS: batch / (train.medianMs / 1000),
           inferImgS: batch / (infer.medianMs / 1000),
           steps,
-          others: load(),
+          others,
+          load: loadavg(),
         });
         const r = rows.at(-1)!;
-        console.error(`  train ${fmt(r.trainImgS)} img/s, inference ${fmt(r.inferImgS)} img/s`);
+        console.error(
+          `  train ${fmt(r.trainImgS)} img/s, inference ${fmt(r.inferImgS)} img/s ` +
+            `(load ${fmt(r.load, 2)})`,
+        );
       }
     }
   }
 
+  const comparable = batch === TORCH_SETTINGS.batch && size === TORCH_SETTINGS.size &&
+    classes === TORCH_SETTINGS.classes;
+  const torchRow = (r: Row) =>
+    torch && comparable && r.preset === TORCH_SETTINGS.preset && Object.hasOwn(torch, r.model)
+      ? torch[r.model]
+      : undefined;
+  const gflops = (r: Row) => ({
+    train: (r.trainImgS * r.trainFlops) / 1e9,
+    infer: (r.inferImgS * r.fwdFlops) / 1e9,
+  });
   say(
     "| model | preset | backend | params | conv MFLOP/img (fwd) | train img/s | train GFLOP/s | " +
-      "inference img/s | inference GFLOP/s | PyTorch train img/s | symlab / PyTorch | others' CPU |",
+      "inference img/s | inference GFLOP/s | GFLOP/s ÷ symmetric's (train, inference) | " +
+      "PyTorch train img/s | symlab / PyTorch | others' CPU | load avg |",
   );
-  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const r of rows) {
-    const pt = torch && r.preset === "reference" ? torch[r.model].train_img_per_s : undefined;
+    const p4 = rows.find((q) =>
+      q.model === "symmetric" && q.backend === r.backend && q.preset === r.preset
+    );
+    const g = gflops(r);
+    const ratio = p4
+      ? `${fmt(g.train / gflops(p4).train, 2)}, ${fmt(g.infer / gflops(p4).infer, 2)}`
+      : "—";
+    const pt = torchRow(r)?.train_img_per_s;
     say(
       `| ${r.model} | ${r.preset} | ${r.backend} | ${r.params.toLocaleString("en-US")} | ` +
-        `${fmt(r.fwdFlops / 1e6)} | ${fmt(r.trainImgS)} | ${
-          fmt((r.trainImgS * r.trainFlops) / 1e9)
-        } | ` +
-        `${fmt(r.inferImgS)} | ${fmt((r.inferImgS * r.fwdFlops) / 1e9)} | ` +
-        `${pt === undefined ? "–" : fmt(pt)} | ${
-          pt === undefined ? "–" : fmt(r.trainImgS / pt, 2) + "×"
-        } | ${pct(r.others)} |`,
+        `${fmt(r.fwdFlops / 1e6)} | ${fmt(r.trainImgS)} | ${fmt(g.train)} | ` +
+        `${fmt(r.inferImgS)} | ${fmt(g.infer)} | ${ratio} | ` +
+        `${pt === undefined ? "—" : fmt(pt)} | ${
+          pt === undefined ? "—" : fmt(r.trainImgS / pt, 2) + "×"
+        } | ${pct(r.others)} | ${fmt(r.load, 2)} |`,
     );
   }
   say();
-  say(
-    "Training GFLOP/s count forward + input gradient + filter gradient of every conv (≈ 3× the " +
-      'forward FLOPs); PyTorch runs only the `reference` trunks. "others\' CPU" is the share ' +
-      "of both cores that other processes used during the row (0% on a quiet machine). " +
-      rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed step(s).`)
-        .filter((v, i, a) => a.indexOf(v) === i).join(" "),
+  const notes = [
+    "Training GFLOP/s count forward + filter gradient of every conv2d call + input gradient " +
+    "past the first layer (bench/profile.ts, checked against the kernels tfjs runs in " +
+    "tests/profile_test.ts); the scale layers' basis matmul and the filter-bank gathers are " +
+    "per step, not per image, and not counted.",
+    `"others' CPU" is the share of all ${navigator.hardwareConcurrency} cores that other ` +
+    "processes used during the row (0% on a quiet machine); load avg is the 1-minute load " +
+    "average when the row ended.",
+  ];
+  if (torch && !comparable) {
+    notes.push(
+      `PyTorch: "—" everywhere: ${TORCH_SCRIPT} measures batch ${TORCH_SETTINGS.batch}, ` +
+        `${TORCH_SETTINGS.size}×${TORCH_SETTINGS.size}, ${TORCH_SETTINGS.classes} classes only.`,
+    );
+  } else if (torch) {
+    const lacking = a.models.filter((m) => !Object.hasOwn(torch!, m));
+    notes.push(
+      `PyTorch: "—" for ${
+        lacking.length
+          ? `${lacking.join(", ")} (${TORCH_SCRIPT} has only the ${
+            Object.keys(torch).join(" and ")
+          } trunks) and for `
+          : ""
+      }presets other than reference.`,
+    );
+    for (const [m, t] of Object.entries(torch)) {
+      const ours = rows.find((r) => r.model === m && torchRow(r));
+      if (ours && ours.params !== t.params) {
+        notes.push(`PyTorch's ${m} has ${t.params} parameters against symlab's ${ours.params}.`);
+      }
+    }
+  }
+  notes.push(
+    ...rows.filter((r) => r.steps < 5).map((r) => `${r.backend}: ${r.steps} timed step(s).`)
+      .filter((v, i, all) => all.indexOf(v) === i),
   );
-  const top = Number(values.top);
+  say(notes.join(" "));
   for (const p of profiles) {
-    const total = p.kernels.reduce((a, k) => a + k.ms, 0);
+    const total = p.kernels.reduce((sum, k) => sum + k.ms, 0);
     say();
     say(`### Kernels of one training step: ${p.title} (total ${fmt(total, 0)} ms in kernels)`);
     say();
     say("| kernel | ms | calls | share |");
     say("|---|--:|--:|--:|");
-    for (const k of p.kernels.slice(0, top)) {
+    for (const k of p.kernels.slice(0, a.top)) {
       say(`| ${k.name} | ${fmt(k.ms)} | ${k.calls} | ${fmt((100 * k.ms) / total, 0)}% |`);
     }
   }
-  if (values.out) {
-    await Deno.writeTextFile(values.out, lines.join("\n") + "\n");
-    console.error(`wrote ${values.out}`);
-  }
+  await write();
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) runMain(main);

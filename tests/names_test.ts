@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { modelConfig } from "../lib/model/models.ts";
+import { MODEL_NAMES, modelConfig } from "../lib/model/models.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { setBackend } from "../lib/kernels/backend.ts";
 import { loadDataset } from "../lib/data/mod.ts";
 import { lookup } from "../lib/validate.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
+import { parseBenchArgs } from "../scripts/bench.ts";
+import { UsageError } from "../scripts/cli.ts";
 
 // Names inherited from Object.prototype: `name in table` is true for each of them.
 const INHERITED = ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"];
@@ -99,4 +101,64 @@ Deno.test("library lookups use own names only: preset, sweep, backend, dataset",
     () => lookup({ a: 1, b: 2 }, "toString", "thing"),
     /^RangeError: thing: expected one of a or b, got "toString"$/,
   );
+});
+
+const BENCH_FAMILIES: [string, string[]][] = [
+  ["backends", ["wasm", "workers", "native", "webgpu", "cpu"]],
+  ["presets", ["tiny", "small", "paper", "reference"]],
+  ["models", ["baseline", "symmetric", "p4m", "scale", "rotscale"]],
+];
+
+for (const [flag, choices] of BENCH_FAMILIES) {
+  Deno.test(`bench --${flag}: inherited and unknown names, alone or in a list, name the choices`, () => {
+    for (const bad of [...INHERITED, "nope", ""]) {
+      for (const value of [bad, `${choices[0]},${bad}`]) {
+        assert.throws(
+          () => parseBenchArgs([`--${flag}`, value]),
+          (e: Error) => (assertNamesChoices(e.message, flag, choices, bad), true),
+        );
+      }
+    }
+    // Every valid choice is accepted, alone and all together (duplicates dropped).
+    const key = flag as "backends" | "presets" | "models";
+    for (const good of choices) assert.deepEqual(parseBenchArgs([`--${flag}`, good])[key], [good]);
+    const all = parseBenchArgs([`--${flag}`, [...choices, choices[0]].join(",")]);
+    assert.deepEqual(all[key], choices);
+  });
+}
+
+Deno.test("bench number flags: one-line errors naming the flag, the bound and the value", () => {
+  const cases: [string, string, RegExp][] = [
+    ["batch", "0", /^--batch: expected an integer ≥ 1, got "0"$/],
+    ["batch", "6.5", /^--batch: expected an integer ≥ 1, got "6.5"$/],
+    ["size", "32px", /^--size: expected an integer ≥ 1, got "32px"$/],
+    ["classes", "1", /^--classes: expected an integer ≥ 2, got "1"$/],
+    ["steps", "", /^--steps: expected an integer ≥ 1, got ""$/],
+    ["warmup", "-1", /^--warmup: expected an integer ≥ 0, got "-1"$/],
+    ["workers", "two", /^--workers: expected an integer ≥ 1, got "two"$/],
+    ["top", "NaN", /^--top: expected an integer ≥ 1, got "NaN"$/],
+    ["torch-threads", "Infinity", /^--torch-threads: expected an integer ≥ 1, got "Infinity"$/],
+  ];
+  for (const [flag, value, message] of cases) {
+    // --flag=value: parseArgs reads a separate "-1" as a flag.
+    assert.throws(() => parseBenchArgs([`--${flag}=${value}`]), (e: Error) => {
+      assert.ok(e instanceof UsageError, `${flag}: ${e}`);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  // Below the smallest input a preset's models take (small: SPP {1, 2, 4} after two pools).
+  assert.throws(
+    () => parseBenchArgs(["--presets", "small", "--size", "12"]),
+    /^UsageError: --size: expected an integer ≥ 13 \(the smallest input of baseline \/ small\), got "12"$/,
+  );
+  const a = parseBenchArgs(["--batch", "8", "--steps", "3", "--warmup", "0", "--size", "13"]);
+  assert.deepEqual([a.batch, a.steps, a.warmup, a.size, a.models], [8, 3, 0, 13, [...MODEL_NAMES]]);
+  assert.equal(a.presets, undefined);
+});
+
+Deno.test("bench: a bad name exits 2 with one line before anything runs", async () => {
+  const { code, stderr } = await run("scripts/bench.ts", ["--models", "baseline,constructor"]);
+  assert.equal(code, 2, stderr);
+  assertNamesChoices(stderr, "models", [...MODEL_NAMES], "constructor");
 });
