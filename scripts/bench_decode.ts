@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { toModelInput } from "../lib/image/resample.ts";
+import { numberFlag, parseFlags, runMain } from "./cli.ts";
 
 const HELP = `Usage: deno run -A scripts/bench_decode.ts [flags]
 
@@ -43,24 +43,16 @@ const quantile = (xs: number[], q: number) => {
 };
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      decoder: { type: "string" },
-      repeat: { type: "string", default: "20" },
-      help: { type: "boolean", default: false },
-    },
+  const values = parseFlags(Deno.args, {
+    decoder: { type: "string" },
+    repeat: { type: "string" },
+    help: { type: "boolean" },
   });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const repeat = Number(values.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1) {
-    console.error(`--repeat: expected an integer ≥ 1, got "${values.repeat}"`);
-    return 2;
-  }
+  const repeat = numberFlag("repeat", values.repeat, 20, { integer: true, min: 1 });
   const url = values.decoder
     ? new URL(values.decoder, `file://${Deno.cwd()}/`).href
     : new URL("../lib/image/decode.ts", import.meta.url).href;
@@ -99,4 +91,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) runMain(main);

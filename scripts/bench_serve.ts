@@ -12,13 +12,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { encode as encodePng } from "fast-png";
-import { type BackendName, setBackend } from "../lib/kernels/backend.ts";
+import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { CheckpointError, loadModels, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/model/models.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
+import { expectedOneOf } from "../lib/validate.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task bench:serve [flags]
 
@@ -76,32 +77,32 @@ const memory = (): [number, number] => {
 };
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      checkpoints: { type: "string", default: "checkpoints" },
-      requests: { type: "string", default: "200" },
-      rounds: { type: "string", default: "5" },
-      backend: { type: "string", default: "wasm" },
-      size: { type: "string", default: "64x48" },
-      "infer-model": { type: "string" },
-      help: { type: "boolean" },
-    },
+  const values = parseFlags(Deno.args, {
+    checkpoints: { type: "string", default: "checkpoints" },
+    requests: { type: "string" },
+    rounds: { type: "string" },
+    backend: { type: "string" },
+    size: { type: "string", default: "64x48" },
+    "infer-model": { type: "string" },
+    help: { type: "boolean" },
   });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const n = Number(values.requests), rounds = Number(values.rounds);
-  const [w, h] = values.size.split("x").map(Number);
-  if (![n, w, h].every((v) => Number.isInteger(v) && v > 0) || !(rounds >= 0)) {
-    console.error("error: --requests, --rounds and --size WxH need positive integers");
-    return 2;
-  }
+  const n = numberFlag("requests", values.requests, 200, { integer: true, min: 1 });
+  const rounds = numberFlag("rounds", values.rounds, 5, { integer: true, min: 0 });
+  const backendName = choiceFlag("backend", values.backend, BACKEND_NAMES, "wasm");
+  const wh = values.size.match(/^([1-9]\d*)x([1-9]\d*)$/);
+  if (!wh) throw new UsageError(`--size: expected WxH in positive integers, got "${values.size}"`);
+  const [w, h] = [Number(wh[1]), Number(wh[2])];
+  // A name that is no model at all fails here, before checkpoints are written.
+  const inferName = values["infer-model"] === undefined
+    ? undefined
+    : choiceFlag("infer-model", values["infer-model"], MODEL_NAMES, "symmetric");
   const rss: [string, [number, number]][] = [["start", memory()]];
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
-  const backend = await setBackend(values.backend as BackendName);
+  const backend = await setBackend(backendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   let dir = values.checkpoints;
   let temp: string | undefined;
@@ -133,16 +134,12 @@ async function main(): Promise<number> {
     await res.json();
   };
   // The OIP request: one FP32 HWC image at the model's size, as a KServe client sends it.
-  const inferModel = values["infer-model"] === undefined
+  const inferModel = inferName === undefined
     ? (models.find((m) => m.name === "symmetric") ?? models[0])
-    : models.find((m) => m.name === values["infer-model"]);
+    : models.find((m) => m.name === inferName);
   if (!inferModel) {
-    console.error(
-      `error: --infer-model: expected one of ${models.map((m) => m.name).join(", ")}, got "${
-        values["infer-model"]
-      }"`,
-    );
-    return 2;
+    const names = models.map((m) => m.name);
+    throw new UsageError(`--infer-model: ${expectedOneOf(names)} (loaded), got "${inferName}"`);
   }
   const [ih, iw] = inferModel.inputSize, ic = inferModel.channels;
   const inferUrl = `http://127.0.0.1:${server.addr.port}/v2/models/${inferModel.name}/infer`;
@@ -258,4 +255,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) runMain(main);

@@ -162,3 +162,35 @@ Deno.test("bench: a bad name exits 2 with one line before anything runs", async 
   assert.equal(code, 2, stderr);
   assertNamesChoices(stderr, "models", [...MODEL_NAMES], "constructor");
 });
+
+Deno.test("bench:serve and bench_decode: bad names and numbers exit 2 with one line", async () => {
+  const serve = await run("scripts/bench_serve.ts", ["--backend", "toString"]);
+  assert.equal(serve.code, 2, serve.stderr);
+  assertNamesChoices(serve.stderr, "backend", ["auto", "webgpu", "wasm", "cpu"], "toString");
+  const infer = await run("scripts/bench_serve.ts", ["--infer-model", "constructor"]);
+  assert.equal(infer.code, 2, infer.stderr);
+  assertNamesChoices(infer.stderr, "infer-model", [...MODEL_NAMES], "constructor");
+  for (
+    const [script, args, line] of [
+      [
+        "scripts/bench_serve.ts",
+        ["--requests", "0"],
+        '--requests: expected an integer ≥ 1, got "0"',
+      ],
+      [
+        "scripts/bench_serve.ts",
+        ["--size", "64x"],
+        '--size: expected WxH in positive integers, got "64x"',
+      ],
+      [
+        "scripts/bench_decode.ts",
+        ["--repeat", "1.5"],
+        '--repeat: expected an integer ≥ 1, got "1.5"',
+      ],
+    ] as [string, string[], string][]
+  ) {
+    const { code, stderr } = await run(script, args);
+    assert.equal(code, 2, stderr);
+    assert.equal(stderr.split("\n")[0], `error: ${line}`);
+  }
+});
