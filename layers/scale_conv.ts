@@ -104,24 +104,43 @@ export class ScaleConv2D extends ConvBase {
       const cout = this.filters;
       const k = this.kernelSize;
       const bank = this.filterBank(this.kernel.read());
-      // Scale-major view, so that each window is one contiguous slice: [N·H·W, S, Cin, R].
-      const xs = x.reshape([n * h * w, cin, s, r]).transpose([0, 2, 1, 3]);
+      // Scale-major, [S, N·H·W·Cin·R] by one transpose, so that each scale is a contiguous
+      // block: slices on inner axes and a concat of the outputs on one (the first version) ran
+      // as element loops on wasm, 40% of a training step of the scale model
+      // (docs/bench/2026-12-01-models.md); split, concat and stack on axis 0 copy whole blocks
+      // and the transposes run in wasm.
+      const xs = x.reshape([n * h * w, cin, s, r]).transpose([2, 0, 1, 3]).reshape([
+        s,
+        n * h * w * cin * r,
+      ]);
+      const scales = tf.split(xs, s, 0);
+      // The bank's column blocks likewise: [S, k·k·W·Cin·R, Cout·R], one block per scale.
+      const rows = bank.shape[2];
+      const banks = tf.split(bank.reshape([k * k * rows, s, cout * r]).transpose([1, 0, 2]), s, 0);
       const pad = padArg(this.padding, k);
       const outputs: tf.Tensor[] = [];
       for (let i = 0; i < s; i++) {
         const span = Math.min(this.window, s - i);
-        const xi = xs.slice([0, i, 0, 0], [-1, span, cin, r]).reshape([
-          n,
-          h,
-          w,
-          span * cin * r,
-        ]) as tf.Tensor4D;
-        const bi = bank.slice([0, 0, 0, i * cout * r], [k, k, span * cin * r, cout * r]);
-        const yi = tf.conv2d(xi, bi as tf.Tensor4D, this.strides, pad);
-        outputs.push(yi.reshape([-1, cout, 1, r]));
+        // Window offsets j = 0 … span − 1 side by side per pixel: [N·H·W, span, Cin·R].
+        const xi = span === 1
+          ? scales[i]
+          : tf.concat(scales.slice(i, i + span), 0).reshape([span, n * h * w, cin * r])
+            .transpose([1, 0, 2]);
+        let bi = banks[i].reshape([k, k, rows, cout * r]);
+        // Rows of window offsets past the top scale (span < W) are not read.
+        if (span * cin * r < rows) bi = bi.slice([0, 0, 0, 0], [k, k, span * cin * r, cout * r]);
+        const conv = tf.conv2d(
+          xi.reshape([n, h, w, span * cin * r]) as tf.Tensor4D,
+          bi as tf.Tensor4D,
+          this.strides,
+          pad,
+        );
+        outputs.push(conv);
       }
       const [, ho, wo] = this.computeOutputShape(x.shape) as number[];
-      let y = tf.concat(outputs, 2).reshape([n, ho, wo, cout * s * r]);
+      // [S, N·H'·W', Cout, R] -> channel (o·S + i)·R + r.
+      let y = tf.stack(outputs).reshape([s, n * ho * wo, cout, r]).transpose([1, 2, 0, 3])
+        .reshape([n, ho, wo, cout * s * r]);
       if (this.bias) {
         y = y.add(this.bias.read().reshape([cout, 1]).tile([1, s * r]).reshape([-1]));
       }
