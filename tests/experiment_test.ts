@@ -743,3 +743,24 @@ for (const name of studies) {
     assert.deepEqual(mismatches, []);
   });
 }
+
+Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and symmetric along the curve", async () => {
+  const files = [...Deno.readDirSync(STUDY)].filter((e) => e.name.endsWith(".yaml"));
+  assert.deepEqual(files.map((f) => f.name).sort(), ["fashion-mnist.yaml", "synthetic.yaml"]);
+  for (const f of files) {
+    const spec = await readSpec(`${STUDY}${f.name}`);
+    assert.ok(spec.seeds.length >= 3, f.name);
+    for (const m of ["baseline", "symmetric", "p4m", "scale", "rotscale"]) {
+      assert.ok(spec.models.includes(m), `${f.name}: ${m}`);
+    }
+    assert.ok(spec.models.includes("baseline+rotaug") && spec.models.includes("baseline+tta"));
+    const all = gridSizes(spec);
+    const smallest = Math.min(...all);
+    assert.deepEqual(modelSizes(spec, "baseline"), all, f.name);
+    assert.deepEqual(modelSizes(spec, "symmetric"), all, f.name);
+    for (const m of spec.models) {
+      const own = modelSizes(spec, m);
+      assert.ok(own.includes(smallest) && own.length >= 2, `${f.name}: ${m} at ${own}`);
+    }
+  }
+});
