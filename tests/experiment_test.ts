@@ -598,7 +598,8 @@ function reportOf(entries: Record<string, [number, number, number]>) {
   for (const [name, [clean, rotated, pgd]] of Object.entries(entries)) {
     results[name] = report(name, clean, rotated, pgd).results[name];
   }
-  return { results, backend: "wasm: test" };
+  const provenance = { commit: "c0ffee", dirty: false, backend: "wasm", onednn: "2.6.3" };
+  return { results, backend: "wasm: test", provenance };
 }
 
 /** Writes the VARIANTS grid's cells with known numbers; returns the spec and cells. */
@@ -631,6 +632,12 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     const { spec, cells } = await writeVariantGrid(out);
     const s = await aggregate(spec, cells, out);
     assert.deepEqual(s.main, { size: 1600, augment: "shift" });
+    assert.deepEqual(s.provenance, {
+      commits: ["c0ffee"],
+      dirty: false,
+      backends: ["wasm"],
+      onednn: ["2.6.3"],
+    });
     assert.equal(s.cells.total, cells.length);
     assert.equal(s.cells.done, cells.length);
     const at = (size: number) => s.settings.find((x) => x.size === size)!;

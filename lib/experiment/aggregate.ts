@@ -119,12 +119,25 @@ export interface ClaimRow {
   verdict: Verdict;
 }
 
+/**
+ * What made the numbers, from the `provenance` of the done cells' eval reports: the distinct
+ * commits, whether any tree had uncommitted changes, the backends and oneDNN versions (null:
+ * no native path). Empty lists when the reports record none.
+ */
+export interface SummaryProvenance {
+  commits: string[];
+  dirty: boolean;
+  backends: string[];
+  onednn: (string | null)[];
+}
+
 /** What `summary.json` holds. */
 export interface ExperimentSummary {
   name: string;
   dataset: string;
   generatedAt: string;
   cells: { total: number; done: number; missing: string[] };
+  provenance: SummaryProvenance;
   definitions: typeof METRICS;
   main: { size: number; augment: string };
   metrics: SettingSummary["metrics"];
@@ -149,9 +162,19 @@ export interface ExperimentSummary {
 export async function readCells(
   out: string,
   cells: Cell[],
-): Promise<{ values: Map<string, Record<MetricName, number>>; missing: string[] }> {
+): Promise<
+  {
+    values: Map<string, Record<MetricName, number>>;
+    missing: string[];
+    provenance: SummaryProvenance;
+  }
+> {
   const values = new Map<string, Record<MetricName, number>>();
   const missing: string[] = [];
+  const provenance: SummaryProvenance = { commits: [], dirty: false, backends: [], onednn: [] };
+  const add = <T>(list: T[], v: T) => {
+    if (!list.includes(v)) list.push(v);
+  };
   for (const cell of cells) {
     const paths = cellPaths(out, { id: cell.evaluatedIn ?? cell.id });
     try {
@@ -161,7 +184,15 @@ export async function readCells(
       continue;
     }
     const path = `${paths.evalDir}/report.json`;
-    let report: { results: Record<string, ModelReport> };
+    let report: {
+      results: Record<string, ModelReport>;
+      provenance?: {
+        commit: string | null;
+        dirty: boolean | null;
+        backend: string;
+        onednn: string | null;
+      };
+    };
     try {
       report = JSON.parse(await Deno.readTextFile(path));
     } catch (e) {
@@ -171,8 +202,15 @@ export async function readCells(
     const r = report.results?.[name];
     if (!r) throw new Error(`${path}: no results for model "${name}" (cell ${cell.id})`);
     values.set(cell.id, cellMetrics(r));
+    const p = report.provenance;
+    if (p) {
+      if (p.commit) add(provenance.commits, p.commit);
+      provenance.dirty ||= p.dirty === true;
+      add(provenance.backends, p.backend);
+      add(provenance.onednn, p.onednn);
+    }
   }
-  return { values, missing };
+  return { values, missing, provenance };
 }
 
 function settingSummary(
@@ -222,7 +260,7 @@ export async function aggregate(
   cells: Cell[],
   out: string,
 ): Promise<ExperimentSummary> {
-  const { values, missing } = await readCells(out, cells);
+  const { values, missing, provenance } = await readCells(out, cells);
   if (!values.size) {
     throw new Error(`${out}: no finished cell (no <cell>/done.json) to aggregate`);
   }
@@ -277,6 +315,7 @@ export async function aggregate(
     dataset: spec.dataset,
     generatedAt: new Date().toISOString(),
     cells: { total: cells.length, done: values.size, missing },
+    provenance,
     definitions: METRICS,
     main,
     metrics: mainSetting.metrics,
@@ -293,6 +332,14 @@ const pts = (v: number | null | undefined) =>
 const ci = (c: [number, number] | null, f: (v: number) => string) =>
   c ? `[${f(c[0])}, ${f(c[1])}]` : "n < 2";
 
+function provenanceLine(p: SummaryProvenance | undefined): string {
+  if (!p?.backends.length) return "";
+  const onednn = p.onednn.map((v) => v ? `oneDNN ${v}` : "no oneDNN").join(" / ");
+  return `Evaluated at commit ${p.commits.map((c) => c.slice(0, 12)).join(", ") || "unknown"}${
+    p.dirty ? " with uncommitted changes" : ""
+  }, backend ${p.backends.join(", ")}, ${onednn}.`;
+}
+
 /** The Markdown summary: claims table, then metrics and differences of every setting. */
 export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string {
   const lines = [
@@ -300,7 +347,9 @@ export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string
     "",
     `${s.cells.done} of ${s.cells.total} cells finished${
       s.cells.missing.length ? ` (missing: ${s.cells.missing.join(", ")})` : ""
-    }. Means over seeds with 95% t-intervals; differences are paired by seed (same training subset and augmentation) against baseline, in percentage points. A claim *holds* when its whole interval is above 0, *does not hold* when below, and is *inconclusive* when it contains 0 or n < 2.`,
+    }. ${
+      provenanceLine(s.provenance)
+    } Means over seeds with 95% t-intervals; differences are paired by seed (same training subset and augmentation) against baseline, in percentage points. A claim *holds* when its whole interval is above 0, *does not hold* when below, and is *inconclusive* when it contains 0 or n < 2.`,
     "",
     "## Claims",
     "",
