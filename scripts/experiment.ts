@@ -26,6 +26,10 @@ const HELP = `Usage: deno task experiment <command> [flags]
 A grid of training runs (model × seed × training-set size × augmentation) from one experiment
 file (YAML or JSON, see experiments/smoke.yaml); each cell trains with scripts/train.ts and is
 evaluated with scripts/eval.ts in DIR/<cell-id>/ (command.txt, log.txt, done.json last).
+Models: baseline, symmetric, p4m, scale, rotscale; baseline+rotaug (baseline trained with
+shift+rotate); <model>+tta (<model>'s checkpoints averaged over the four quarter turns, measured
+in <model>'s cell by eval --tta). sizesFor / epochsFor give a model its own sizes and a size
+its own epochs (lib/experiment/spec.ts; docs/results/study/*.yaml).
 
   run FILE --out DIR [--jobs N]       run the cells here, N at a time (default 1), the cores
                                       divided between them (OMP_NUM_THREADS = cores / N);
