@@ -492,7 +492,7 @@ export function shiftScales(
 }
 
 /**
- * Defaults of the scale layers (docs/design_symmetry.md says why, with measurements): three
+ * Defaults of the scale layers (docs/design.md, "Scales" says why, with measurements): three
  * scales a factor √2 apart from σ₀ = 0.9 px, covering rescalings by 1/2 … 2; 7×7 kernels, which
  * hold the largest scale's envelope to ±1.7σ (5×5 with σ₀ = 0.7 measured 8× the lifting error
  * on real images); Hermite order 2, i.e. 9 basis functions, the parameter count of a 3×3
