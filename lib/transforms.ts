@@ -7,7 +7,7 @@
  * cpu, wasm and webgpu backends and keeps its work on the device, and every function disposes
  * its intermediates (`tf.memory().numTensors` grows by exactly the returned tensor).
  *
- * Geometry conventions (see DESIGN.md): pixel `(r, c)` is row r (down), column c (right); the
+ * Geometry conventions (see docs/design.md): pixel `(r, c)` is row r (down), column c (right); the
  * centre of an H×W image is `((H−1)/2, (W−1)/2)`; a positive angle turns the picture
  * counter-clockwise as displayed, so `rotate(x, 90)` equals {@linkcode rot90}`(x, 1)` on a
  * square image. Resampling transforms ({@linkcode rotate}, {@linkcode zoom}) read the source
