@@ -37,13 +37,18 @@ type BenchBackend = typeof BENCH_BACKENDS[number];
 const PRESET_NAMES = Object.keys(presets);
 const TORCH_SCRIPT = "bench/torch_reference.py";
 /** What bench/torch_reference.py measures: only rows with these settings are comparable. */
+/**
+ * Pythons tried for torch when --python is not given: a pyenv or venv python3 first on PATH
+ * does not see Debian's python3-torch, which is installed for /usr/bin/python3.
+ */
+const DEFAULT_PYTHONS = ["python3", "/usr/bin/python3"];
 const TORCH_SETTINGS = { batch: 64, size: 32, classes: 100, preset: "reference" };
 
 const HELP = `Usage: deno task bench [flags]
 
 Measures training images/s (forward + backward + SGD-momentum step, warm-up excluded, median
 step) and inference images/s of each model, and runs PyTorch's reference trunks
-(${TORCH_SCRIPT}: baseline and symmetric only) with python3 for comparison.
+(${TORCH_SCRIPT}: baseline and symmetric only) with Python for comparison.
 
   --backends LIST   comma-separated: wasm (pure wasm SIMD), workers (pure wasm, training
                     batch split across --workers Deno workers; inference on one thread),
@@ -64,7 +69,8 @@ step) and inference images/s of each model, and runs PyTorch's reference trunks
   --flops           print only the conv FLOPs per image and parameters of each model and
                     preset (no timing)
   --no-torch        skip PyTorch
-  --python CMD      the Python with torch (default python3 on PATH)
+  --python CMD      the Python with torch (default: python3 on PATH if it has torch, else
+                    /usr/bin/python3)
   --torch-threads N threads for PyTorch (default: the number of cores)
   --out FILE        also write the report (Markdown) to FILE
   --help            this text`;
@@ -99,7 +105,8 @@ export interface BenchArgs {
   top: number;
   flops: boolean;
   torch: boolean;
-  python: string;
+  /** Pythons to try in order: --python, or python3 on PATH then Debian's /usr/bin/python3. */
+  pythons: string[];
   torchThreads: number;
   out?: string;
 }
@@ -147,7 +154,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     top: numberFlag("top", values.top, 10, positive),
     flops: values.flops === true,
     torch: values["no-torch"] !== true,
-    python: values.python ?? "python3",
+    pythons: values.python === undefined ? [...DEFAULT_PYTHONS] : [values.python],
     torchThreads: numberFlag("torch-threads", values["torch-threads"], cores, positive),
     out: values.out,
   };
@@ -236,39 +243,57 @@ function otherLoad(): () => number | undefined {
 const pct = (x: number | undefined) => x === undefined ? "?" : `${Math.round(100 * x)}%`;
 
 /**
- * Runs bench/torch_reference.py with `python`, or says in one sentence why the comparison is
- * skipped: the script is absent, Python cannot be run, or it has no torch.
+ * The first of `pythons` that imports torch, with its torch and Python versions, or why none
+ * does (each candidate's reason, joined).
+ */
+async function findTorch(
+  pythons: string[],
+): Promise<{ python: string; version: string; pyVersion: string } | { why: string }> {
+  const reasons: string[] = [];
+  for (const python of pythons) {
+    try {
+      const probe = await new Deno.Command(python, {
+        args: ["-c", "import sys, torch; print(torch.__version__, sys.version.split()[0])"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (probe.success) {
+        const [version, pyVersion] = new TextDecoder().decode(probe.stdout).trim().split(" ");
+        return { python, version, pyVersion };
+      }
+      const err = new TextDecoder().decode(probe.stderr).trim().split("\n").at(-1);
+      reasons.push(`"${python}" has no usable torch module (${err})`);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+      reasons.push(`no Python at "${python}" (${why})`);
+    }
+  }
+  return { why: reasons.join("; ") };
+}
+
+/**
+ * Runs bench/torch_reference.py with the first of `pythons` that has torch, or says in one
+ * sentence why the comparison is skipped: the script is absent, no Python can be run, or none
+ * has torch.
  */
 async function runTorch(
-  python: string,
+  pythons: string[],
   threads: number,
 ): Promise<{ result?: TorchResult; note: string }> {
   const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
   const skipped = (why: string) => ({ note: `PyTorch comparison skipped: ${why}` });
-  const install = "install it (Debian: apt install python3-torch) or pass --python";
   try {
     await Deno.stat(script);
   } catch {
     return skipped(`${TORCH_SCRIPT} is absent from this checkout`);
   }
-  let probe: Deno.CommandOutput;
-  try {
-    probe = await new Deno.Command(python, {
-      args: ["-c", "import sys, torch; print(torch.__version__, sys.version.split()[0])"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+  const found = await findTorch(pythons);
+  if ("why" in found) {
     return skipped(
-      `no Python: "${python}" could not be run (${why}); install Python 3 with torch (Debian: apt install python3-torch) or pass --python`,
+      `${found.why}; install torch (Debian: apt install python3-torch) or pass --python`,
     );
   }
-  if (!probe.success) {
-    const err = new TextDecoder().decode(probe.stderr).trim().split("\n").at(-1);
-    return skipped(`"${python}" has no usable torch module (${err}); ${install}`);
-  }
-  const [version, pyVersion] = new TextDecoder().decode(probe.stdout).trim().split(" ");
+  const { python, version, pyVersion } = found;
   const out = await new Deno.Command(python, {
     args: [script, String(threads)],
     stdout: "piped",
@@ -288,7 +313,8 @@ async function runTorch(
   const { batch, size, classes } = TORCH_SETTINGS;
   return {
     result: parsed.data,
-    note: `PyTorch ${version} (Python ${pyVersion}), ${threads} threads: ${TORCH_SCRIPT} ` +
+    note:
+      `PyTorch ${version} (${python}, Python ${pyVersion}), ${threads} threads: ${TORCH_SCRIPT} ` +
       `(${
         Object.keys(parsed.data).join(" and ")
       } trunks of the reference preset, batch ${batch}, ` +
@@ -404,7 +430,7 @@ async function main(): Promise<number> {
   if (a.torch) {
     console.error("running PyTorch ...");
     const load = otherLoad();
-    const t = await runTorch(a.python, a.torchThreads);
+    const t = await runTorch(a.pythons, a.torchThreads);
     torch = t.result;
     if (!torch) console.error(t.note);
     say(`${t.note}; other processes' CPU share meanwhile: ${pct(load())}.`);
