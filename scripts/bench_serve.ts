@@ -23,8 +23,9 @@ import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.t
 
 const HELP = `Usage: deno task bench:serve [flags]
 
-  --checkpoints DIR   one folder per model to serve (${MODEL_NAMES.join(", ")}; default
-                      checkpoints; without them: small-preset models with random weights)
+  --checkpoints DIR   one folder per model to serve (default checkpoints; without them:
+                      small-preset models with random weights), of
+                      ${MODEL_NAMES.join(", ")}
   --requests N        requests per concurrency level (default 200)
   --rounds N          extra rounds of N requests at concurrency 8, to watch memory (default 5)
   --backend NAME      auto | wasm | webgpu | cpu (default wasm)
