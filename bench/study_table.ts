@@ -1,0 +1,48 @@
+/**
+ * The README's claims table, generated from committed study summaries (never typed by hand):
+ * one row per claim, one column per dataset, for each model against the baseline, with the
+ * paired difference, its 95% interval and the verdict computed from it by the aggregator.
+ *
+ *   deno run -A bench/study_table.ts docs/results/study/synthetic docs/results/study/fashion-mnist
+ *
+ * @module
+ */
+interface Claim {
+  claim: string;
+  model: string;
+  metric: string;
+  size: number;
+  difference: number;
+  ci95: [number, number];
+  n: number;
+  verdict: string;
+}
+
+const dirs = Deno.args;
+if (dirs.length === 0) {
+  console.error("usage: deno run -A bench/study_table.ts STUDY_DIR [STUDY_DIR …]");
+  Deno.exit(2);
+}
+const studies = await Promise.all(dirs.map(async (dir) => {
+  const s = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
+  return { dir, dataset: s.dataset as string, claims: s.claims as Claim[] };
+}));
+const pts = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+const cell = (c?: Claim) =>
+  c ? `${pts(c.difference)} [${pts(c.ci95[0])}, ${pts(c.ci95[1])}] n=${c.n}, size ${c.size}: **${c.verdict}**` : "—";
+const models = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.model)))];
+const claims = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.claim)))];
+const lines: string[] = [];
+for (const model of models) {
+  lines.push(`**${model} − baseline** (percentage points, paired by seed)`, "");
+  lines.push(`| claim | metric | ${studies.map((s) => `[${s.dataset}](${s.dir}/summary.md)`).join(" | ")} |`);
+  lines.push(`| --- | --- | ${studies.map(() => "---").join(" | ")} |`);
+  for (const claim of claims) {
+    const found = studies.map((s) => s.claims.find((c) => c.model === model && c.claim === claim));
+    const metric = found.find((c) => c)?.metric ?? "";
+    if (!metric) continue;
+    lines.push(`| ${claim} | ${metric} | ${found.map(cell).join(" | ")} |`);
+  }
+  lines.push("");
+}
+console.log(lines.join("\n"));
