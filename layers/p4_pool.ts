@@ -6,16 +6,10 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { GroupPool, type GroupPoolArgs } from "./group_pool.ts";
 
 /** Config of {@linkcode P4Pool}. */
-export interface P4PoolArgs {
-  /** Reduction over the four rotations (default "max"). */
-  mode?: "max" | "mean";
-  name?: string;
-  inputShape?: (number | null)[];
-  batchInputShape?: (number | null)[];
-}
+export type P4PoolArgs = GroupPoolArgs;
 
 /**
  * @example
@@ -24,33 +18,10 @@ export interface P4PoolArgs {
  * const y = pool.apply(tf.zeros([1, 8, 8, 16])) as tf.Tensor; // [1, 8, 8, 4]
  * ```
  */
-export class P4Pool extends tf.layers.Layer {
+export class P4Pool extends GroupPool {
   static className = "P4Pool";
-  readonly mode: "max" | "mean";
 
   constructor(args: P4PoolArgs = {}) {
-    super(args);
-    this.mode = args.mode ?? "max";
-    if (this.mode !== "max" && this.mode !== "mean") {
-      throw new RangeError(`P4Pool mode must be "max" or "mean", got "${args.mode}"`);
-    }
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [n, h, w, c4] = inputShape as tf.Shape;
-    return [n, h, w, (c4 as number) / 4];
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const [n, h, w, c4] = x.shape;
-      const x5 = x.reshape([n, h, w, c4 / 4, 4]);
-      return this.mode === "max" ? x5.max(4) : x5.mean(4);
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), mode: this.mode };
+    super(args, 4, "P4Pool");
   }
 }

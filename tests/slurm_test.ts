@@ -99,7 +99,7 @@ Deno.test({
       assert.equal(summary.differences.symmetric.clean.n, 2);
       assert.equal(summary.claims.length, 5); // one size: no limited-data claim
       const resubmit = await experiment("run", "experiments/smoke.yaml", "--out", out, "--slurm");
-      assert.match(resubmit.out, /4 already done/);
+      assert.match(resubmit.out, /4 of 4 trained cells already done/);
       assert.match(resubmit.out, /nothing to submit/);
     } finally {
       if (cluster) await sh("bash", [".ci/slurm.sh", "stop", cluster]);
