@@ -29,13 +29,19 @@ const studies = await Promise.all(dirs.map(async (dir) => {
 }));
 const pts = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
 const cell = (c?: Claim) =>
-  c ? `${pts(c.difference)} [${pts(c.ci95[0])}, ${pts(c.ci95[1])}] n=${c.n}, size ${c.size}: **${c.verdict}**` : "—";
+  c
+    ? `${pts(c.difference)} [${pts(c.ci95[0])}, ${
+      pts(c.ci95[1])
+    }] n=${c.n}, size ${c.size}: **${c.verdict}**`
+    : "—";
 const models = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.model)))];
 const claims = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.claim)))];
 const lines: string[] = [];
 for (const model of models) {
   lines.push(`**${model} − baseline** (percentage points, paired by seed)`, "");
-  lines.push(`| claim | metric | ${studies.map((s) => `[${s.dataset}](${s.dir}/summary.md)`).join(" | ")} |`);
+  lines.push(
+    `| claim | metric | ${studies.map((s) => `[${s.dataset}](${s.dir}/summary.md)`).join(" | ")} |`,
+  );
   lines.push(`| --- | --- | ${studies.map(() => "---").join(" | ")} |`);
   for (const claim of claims) {
     const found = studies.map((s) => s.claims.find((c) => c.model === model && c.claim === claim));
