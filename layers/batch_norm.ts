@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { channelChain } from "../lib/kernels/channel_chain.ts";
+import { channelChain } from "./channel_chain.ts";
 
 /** Config of the batch norms. */
 export interface BatchNormArgs {

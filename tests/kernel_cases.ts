@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { CHANNEL_CHAIN, channelChain } from "../lib/kernels/channel_chain.ts";
+import { CHANNEL_CHAIN, channelChain } from "../layers/channel_chain.ts";
 import { nativeThresholds } from "../lib/kernels/mod.ts";
 import { randomTensor } from "./helpers.ts";
 

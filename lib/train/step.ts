@@ -12,7 +12,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DataParallel } from "./data_parallel.ts";
 
 /** The weights decay applies to: conv and dense kernels (not batch norm, not biases). */
 export function decayedKernels(model: tf.LayersModel): tf.LayerVariable[] {
@@ -68,6 +67,21 @@ export interface StepBatch {
   numClasses: number;
 }
 
+/**
+ * Where a step's cross-entropy gradients can come from instead of this thread: the
+ * data-parallel workers (data_parallel.ts implements it; declared here so that the step, which
+ * the workers run, does not import the class that starts them).
+ */
+export interface GradientSource {
+  gradients(
+    model: tf.LayersModel,
+    x: Float32Array,
+    shape: [number, number, number, number],
+    labels: Int32Array,
+    numClasses: number,
+  ): Promise<{ grads: tf.NamedTensorMap; loss: number; hits: number }>;
+}
+
 /** What a step needs besides the model and the batch. */
 export interface StepOptions {
   optimizer: tf.Optimizer;
@@ -77,7 +91,7 @@ export interface StepOptions {
   weightDecay: number;
   decay: "l2" | "decoupled";
   /** Compute the cross-entropy gradients on these workers instead of here. */
-  parallel?: DataParallel;
+  parallel?: GradientSource;
 }
 
 /**

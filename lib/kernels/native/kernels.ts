@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
+import { type ChainOp, CHANNEL_CHAIN } from "../../../layers/channel_chain.ts";
 import type { ChainStep, ConvGeometry, ConvPass, Dnnl, PoolGeometry } from "./dnnl.ts";
 import { type KernelArgs, overrideKernel } from "../override.ts";
 

@@ -34,7 +34,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ChainOp, CHANNEL_CHAIN } from "../channel_chain.ts";
+import { type ChainOp, CHANNEL_CHAIN } from "../../../layers/channel_chain.ts";
 import { nativeEnabled } from "../native/kernels.ts";
 import { overrideKernel } from "../override.ts";
 

@@ -3,7 +3,9 @@
  * is either one value per channel (the last axis, broadcast) or a tensor shaped like `x`. On
  * the wasm backend this is the `ChannelChain` kernel: one multi-threaded oneDNN pass (a binary
  * primitive with post-ops) when the native path is on, else wasm's kernels one op at a time
- * (lib/kernels/wasm/kernels.ts); on other backends it is the same tf ops.
+ * (lib/kernels/wasm/kernels.ts); on other backends it is the same tf ops. It lives beside the
+ * layers because batch norm (batch_norm.ts) calls it; the kernels that implement it live in
+ * lib/kernels/, which import it from here (data flows downward only).
  *
  * @module
  */
