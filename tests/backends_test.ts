@@ -17,6 +17,8 @@ import {
   SpatialPyramidPool,
   SymmetricMaxPool2D,
 } from "../mod.ts";
+import { d4Image } from "../layers/group.ts";
+import { setNativeEnabled } from "../lib/kernels/mod.ts";
 import {
   BACKENDS,
   hasWebGPU,
@@ -136,6 +138,45 @@ Deno.test(`symmetric model is invariant to 90° turns on ${BACKENDS.join(", ")}`
     }
   }
 });
+
+// p4m (all 8 turns and mirrors) and rotscale (quarter turns): exact on every backend, and on
+// wasm both with the native oneDNN kernels and without them.
+for (
+  const [name, elements] of [
+    ["p4m", [1, 2, 3, 4, 5, 6, 7]],
+    ["rotscale", [1, 2, 3]],
+  ] as const
+) {
+  Deno.test(`${name} model is invariant to its group on ${BACKENDS.join(", ")}, native on and off`, async () => {
+    await useBackend("cpu");
+    const model = createModel(name, { preset: "tiny", numClasses: 7 });
+    const x = randomTensor<tf.Rank.R4>([2, 16, 16, 3], 23) as tf.Tensor4D;
+    const runs: [string, () => Promise<void>][] = BACKENDS.flatMap((b) =>
+      b === "wasm"
+        ? [
+          ["wasm + native", async () => {
+            await useBackend("wasm");
+            setNativeEnabled(true);
+          }],
+          ["wasm", async () => {
+            await useBackend("wasm");
+            setNativeEnabled(false);
+          }],
+        ] as [string, () => Promise<void>][]
+        : [[b, () => useBackend(b)]] as [string, () => Promise<void>][]
+    );
+    for (const [label, use] of runs) {
+      await use();
+      const p = await tf.softmax(model.predict(x) as tf.Tensor).data();
+      for (const e of elements) {
+        const g = name === "p4m" ? d4Image(x, e) : rot90(x, e);
+        const q = await tf.softmax(model.predict(g) as tf.Tensor).data();
+        assert.ok(maxAbsDiff(p, q) <= 1e-4, `${label} element ${e}: ${maxAbsDiff(p, q)}`);
+      }
+    }
+    setNativeEnabled(true);
+  });
+}
 
 Deno.test("setBackend obeys explicit names, rejects unknown ones, and auto says why", async () => {
   assert.equal((await setBackend("cpu")).name, "cpu");
