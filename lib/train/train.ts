@@ -13,7 +13,13 @@ import {
   loadCheckpoint,
   saveCheckpoint,
 } from "../model/checkpoint.ts";
-import { buildModel, countParams, modelConfig, type ModelName } from "../model/models.ts";
+import {
+  buildModel,
+  countParams,
+  type ModelConfig,
+  modelConfig,
+  type ModelName,
+} from "../model/models.ts";
 import { accuracy } from "../model/predict.ts";
 import { formatDuration, Progress } from "../progress.ts";
 import type { Provenance } from "../provenance.ts";
@@ -104,14 +110,7 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const log = hooks.log ?? console.log;
   const dir = `${options.out}/${name}`;
-  // --train-size / --val-fraction: class-balanced, seeded, nested subsets (data/subset.ts).
-  const { train, validation } = options.trainSize || options.valFraction
-    ? trainValidationSplit(firstImages(dataset.train, options.limit), {
-      seed: options.seed,
-      valFraction: options.valFraction,
-      size: options.trainSize,
-    })
-    : { train: firstImages(dataset.train, options.limit), validation: undefined };
+  const { train, validation } = trainingSets(dataset.train, options);
   if (validation) {
     log(`${name}: ${train.count} training images, ${validation.count} held out for validation`);
   }
@@ -129,32 +128,11 @@ export async function trainModel(
     `${name}: preset ${options.preset}, ${params.toLocaleString("en-US")} parameters, ` +
       `${steps} batches of ${options.batchSize} per epoch`,
   );
-  const save = (state: ResumeState) => {
-    const training: TrainingMeta = {
-      options,
-      inputSize: [train.height, train.width],
-      state,
-      best: Number.isFinite(run.best) ? run.best : null,
-    };
-    const meta: Omit<CheckpointMeta, "format" | "weightsSha256" | "createdAt" | "optimizer"> = {
-      model: name,
-      config: run.config,
-      dataset: {
-        name: dataset.name,
-        source: dataset.source,
-        classNames: dataset.classNames,
-        reason: context.reason,
-        ...(dataset.split ? { split: dataset.split } : {}),
-      },
-      epoch: state.epoch,
-      history,
-      backend: context.backend,
-      params,
-      training,
-      provenance: context.provenance,
-    };
-    return saveCheckpoint(dir, model, { meta, optimizer });
-  };
+  const save = (state: ResumeState) =>
+    saveCheckpoint(dir, model, {
+      meta: checkpointMeta(name, dataset, train, options, context, run, params, state),
+      optimizer,
+    });
 
   const result: TrainResult = {
     model: name,
@@ -276,6 +254,54 @@ export async function trainModel(
   }
   optimizer.dispose();
   return result;
+}
+
+/** The training images and the validation split held out from them (--limit, --train-size,
+ * --val-fraction: class-balanced, seeded, nested subsets from data/subset.ts). */
+function trainingSets(all: Split, options: TrainOptions): { train: Split; validation?: Split } {
+  const first = firstImages(all, options.limit);
+  if (!options.trainSize && !options.valFraction) return { train: first };
+  return trainValidationSplit(first, {
+    seed: options.seed,
+    valFraction: options.valFraction,
+    size: options.trainSize,
+  });
+}
+
+/** What meta.json records of a run at `state` (the checkpoint module adds hashes and dates). */
+function checkpointMeta(
+  name: ModelName,
+  dataset: Dataset,
+  train: Split,
+  options: TrainOptions,
+  context: TrainContext,
+  run: { config: ModelConfig; history: EpochMetrics[]; best: number },
+  params: number,
+  state: ResumeState,
+): Omit<CheckpointMeta, "format" | "weightsSha256" | "createdAt" | "optimizer"> {
+  const training: TrainingMeta = {
+    options,
+    inputSize: [train.height, train.width],
+    state,
+    best: Number.isFinite(run.best) ? run.best : null,
+  };
+  return {
+    model: name,
+    config: run.config,
+    dataset: {
+      name: dataset.name,
+      source: dataset.source,
+      classNames: dataset.classNames,
+      reason: context.reason,
+      ...(dataset.split ? { split: dataset.split } : {}),
+    },
+    epoch: state.epoch,
+    history: run.history,
+    backend: context.backend,
+    params,
+    training,
+    provenance: context.provenance,
+  };
 }
 
 /** The model to train and where the run stands: fresh, or read back from its checkpoint. */
