@@ -145,94 +145,43 @@ export interface Measure {
 
 /** Every transform of a sweep, in report order, seeded by `seed` + the batch offset. */
 export function measures(sweep: Sweep, seed: number): Measure[] {
-  const m: Measure[] = [];
-  m.push({
-    key: "perturbed",
-    param: "",
-    value: 0,
-    transform: (x, o) => perturb(x, { ...PERTURB_DEFAULTS, seed: seed + o }),
-  });
-  for (const a of sweep.angles) {
-    m.push({
-      key: "rotation",
-      param: "angle",
-      value: a,
-      transform: (x) => rotate(x, a),
-      invariance: true,
-    });
-  }
-  m.push({
-    key: "randomRotation",
-    param: "",
-    value: 0,
-    transform: (x, o) => randomRotate(x, seed + o).images,
-    invariance: true,
-  });
-  for (const z of sweep.zooms) {
-    m.push({
-      key: "zoom",
-      param: "factor",
-      value: z,
-      transform: (x) => zoom(x, z),
-      invariance: true,
-    });
-  }
-  for (const r of sweep.resolutions) {
-    m.push({
-      key: "resolution",
-      param: "size",
-      value: r,
-      transform: (x) => resize(x, r, r),
-    });
-  }
-  for (const s of sweep.shifts) {
-    m.push({
-      key: "shift",
-      param: "pixels",
-      value: s,
-      transform: (x) => shift(x, s, s),
-    });
-  }
-  for (const s of sweep.sigmas) {
-    m.push({
-      key: "noise",
-      param: "sigma",
-      value: s,
-      transform: (x, o) => s ? gaussianNoise(x, s, seed + o) : x.clone(),
-    });
-  }
-  for (const s of sweep.blur) {
-    m.push({
-      key: "blur",
-      param: "sigma",
-      value: s,
-      transform: (x) => gaussianBlur(x, s),
-    });
-  }
-  for (const f of sweep.contrast) {
-    m.push({
-      key: "contrast",
-      param: "factor",
-      value: f,
-      transform: (x) => contrast(x, f),
-    });
-  }
-  for (const q of sweep.jpeg) {
-    m.push({
-      key: "jpeg",
-      param: "quality",
-      value: q,
-      transform: (x) => jpegCompress(x, q),
-    });
-  }
-  for (const e of sweep.mirrors) {
-    m.push({
-      key: "mirror",
-      param: "element",
-      value: e,
-      transform: (x) => d4Image(x, e),
-      invariance: true,
-    });
-  }
-  return m;
+  // One line per family: its key, the parameter it sweeps, the values, the transform at a value,
+  // and whether the invariance score against the clean image is recorded.
+  const rows = <V extends number>(
+    key: MeasureKey,
+    param: string,
+    values: readonly V[],
+    transform: (v: V) => BatchTransform,
+    invariance = false,
+  ): Measure[] =>
+    values.map((value) => ({
+      key,
+      param,
+      value,
+      transform: transform(value),
+      ...(invariance ? { invariance } : {}),
+    }));
+  return [
+    ...rows(
+      "perturbed",
+      "",
+      [0],
+      () => (x, o) => perturb(x, { ...PERTURB_DEFAULTS, seed: seed + o }),
+    ),
+    ...rows("rotation", "angle", sweep.angles, (a) => (x) => rotate(x, a), true),
+    ...rows("randomRotation", "", [0], () => (x, o) => randomRotate(x, seed + o).images, true),
+    ...rows("zoom", "factor", sweep.zooms, (z) => (x) => zoom(x, z), true),
+    ...rows("resolution", "size", sweep.resolutions, (r) => (x) => resize(x, r, r)),
+    ...rows("shift", "pixels", sweep.shifts, (p) => (x) => shift(x, p, p)),
+    ...rows(
+      "noise",
+      "sigma",
+      sweep.sigmas,
+      (s) => (x, o) => s ? gaussianNoise(x, s, seed + o) : x.clone(),
+    ),
+    ...rows("blur", "sigma", sweep.blur, (s) => (x) => gaussianBlur(x, s)),
+    ...rows("contrast", "factor", sweep.contrast, (f) => (x) => contrast(x, f)),
+    ...rows("jpeg", "quality", sweep.jpeg, (q) => (x) => jpegCompress(x, q)),
+    ...rows("mirror", "element", sweep.mirrors, (e) => (x) => d4Image(x, e), true),
+  ];
 }
