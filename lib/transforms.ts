@@ -387,25 +387,53 @@ export function resize(
 // Noise and the paper's perturbed test data
 
 /**
+ * A batch's random seed: one integer for the whole batch (the batch's values come from one
+ * stream, so an image's draw depends on its position), or one integer per image (image i's
+ * draw depends on `seed[i]` alone, whatever else is in the batch: what evaluation uses, so that
+ * a measure does not depend on the batch size; lib/eval/measures.ts `imageSeeds`).
+ */
+export type BatchSeed = PerImage;
+
+/** Checks a {@linkcode BatchSeed} for a batch of n images; returns the per-image list or undefined. */
+function seedList(seed: BatchSeed, n: number, what: string): number[] | undefined {
+  const list = typeof seed === "number" ? undefined : perImage(seed, n, `${what} seeds`);
+  for (const s of list ?? [seed as number]) {
+    if (!Number.isInteger(s)) throw new RangeError(`${what}: expected an integer seed, got ${s}`);
+  }
+  return list;
+}
+
+/** One uniform stream per image: the batch's shared stream, or each image's own. */
+function uniformStreams(seed: BatchSeed, n: number, what: string): (() => number)[] {
+  const list = seedList(seed, n, what);
+  if (!list) return Array(n).fill(seededUniform(seed as number));
+  return list.map((s) => seededUniform(s));
+}
+
+/**
  * Adds N(0, σ²) noise to every pixel and clips to [0, 1]. The noise comes from
- * `tf.randomNormal` with `seed`, so it is the same for a seed on every backend.
+ * `tf.randomNormal` with `seed` (or with each image's own seed), so it is the same for a seed
+ * on every backend.
  *
  * @example
  * ```ts
  * const noisy = gaussianNoise(x, 0.1, 7);
+ * const perImageNoise = gaussianNoise(x, 0.1, [3, 4, 5]); // a batch of three
  * ```
  */
-export function gaussianNoise(x: tf.Tensor4D, sigma: number, seed: number): tf.Tensor4D {
+export function gaussianNoise(x: tf.Tensor4D, sigma: number, seed: BatchSeed): tf.Tensor4D {
   requireImages(x, "gaussianNoise");
   if (!(sigma >= 0) || !Number.isFinite(sigma)) {
     throw new RangeError(`gaussianNoise: expected σ ≥ 0, got ${sigma}`);
   }
-  if (!Number.isInteger(seed)) {
-    throw new RangeError(`gaussianNoise: expected an integer seed, got ${seed}`);
-  }
+  const list = seedList(seed, x.shape[0], "gaussianNoise");
   return tf.tidy(() => {
     if (sigma === 0) return tf.clipByValue(x, 0, 1);
-    return tf.clipByValue(x.add(tf.randomNormal(x.shape, 0, sigma, "float32", seed)), 0, 1);
+    const [, h, w, c] = x.shape;
+    const noise = list
+      ? tf.concat(list.map((s) => tf.randomNormal([1, h, w, c], 0, sigma, "float32", s)), 0)
+      : tf.randomNormal(x.shape, 0, sigma, "float32", seed as number);
+    return tf.clipByValue(x.add(noise), 0, 1);
   });
 }
 
@@ -429,21 +457,22 @@ export interface PerturbOptions {
   sigma?: number;
   /** Largest shift in pixels along each axis; default {@linkcode PERTURB_DEFAULTS}.maxShift = 2. */
   maxShift?: number;
-  /** Integer seed: the same seed gives the same perturbation. */
-  seed: number;
+  /** Integer seed, or one per image ({@linkcode BatchSeed}): the same seed, the same perturbation. */
+  seed: BatchSeed;
 }
 
 const PerturbOptionsSchema = z.object({
   sigma: z.number().finite().min(0).optional(),
   maxShift: z.number().int().min(0).optional(),
-  seed: z.number().int(),
+  seed: z.union([z.number().int(), z.array(z.number().int())]),
 });
 
 /**
  * The paper's "perturbed test data", as this lab defines it (the paper does not say): each
  * image is shifted by a random whole number of pixels in [−maxShift, maxShift] along each axis
  * (uniform, independent per image and axis, zero fill), then Gaussian noise of `sigma` is added
- * everywhere and the result clipped to [0, 1]. Deterministic for a seed.
+ * everywhere and the result clipped to [0, 1]. Deterministic for a seed; with one seed per image,
+ * each image's shift and noise come from its own seed.
  *
  * @example
  * ```ts
@@ -456,11 +485,10 @@ export function perturb(x: tf.Tensor4D, options: PerturbOptions): tf.Tensor4D {
   const opts = parse(PerturbOptionsSchema, options, "perturb options");
   const sigma = opts.sigma ?? PERTURB_DEFAULTS.sigma,
     maxShift = opts.maxShift ?? PERTURB_DEFAULTS.maxShift;
-  const next = seededUniform(opts.seed);
-  const draw = () => Math.floor(next() * (2 * maxShift + 1)) - maxShift;
-  const n = x.shape[0];
+  const streams = uniformStreams(opts.seed, x.shape[0], "perturb");
+  const draw = (next: () => number) => Math.floor(next() * (2 * maxShift + 1)) - maxShift;
   const dx: number[] = [], dy: number[] = [];
-  for (let i = 0; i < n; i++) (dx.push(draw()), dy.push(draw()));
+  for (const next of streams) (dx.push(draw(next)), dy.push(draw(next)));
   return tf.tidy(() => {
     const moved = shift(x, dx, dy, { fill: 0 });
     return gaussianNoise(moved, sigma, opts.seed);
@@ -478,15 +506,11 @@ export function perturb(x: tf.Tensor4D, options: PerturbOptions): tf.Tensor4D {
  */
 export function randomRotate(
   x: tf.Tensor4D,
-  seed: number,
+  seed: BatchSeed,
   options: FillOptions = {},
 ): { images: tf.Tensor4D; angles: number[] } {
   requireImages(x, "randomRotate");
-  if (!Number.isInteger(seed)) {
-    throw new RangeError(`randomRotate: expected an integer seed, got ${seed}`);
-  }
-  const next = seededUniform(seed);
-  const angles = Array.from({ length: x.shape[0] }, () => next() * 360);
+  const angles = uniformStreams(seed, x.shape[0], "randomRotate").map((next) => next() * 360);
   return { images: rotate(x, angles, options), angles };
 }
 

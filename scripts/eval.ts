@@ -11,7 +11,8 @@ import { parseTrainingMeta } from "../lib/train/options.ts";
 import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { measureExamples } from "../lib/eval/examples.ts";
-import { type SweepName, SWEEPS } from "../lib/eval/measures.ts";
+import { EVAL_SEED, PGD_RESTARTS, type SweepName, SWEEPS } from "../lib/eval/measures.ts";
+import { writeOutcomes } from "../lib/eval/outcomes.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { exampleGrid, writeReport } from "../lib/eval/report.ts";
 import { loadModels, servedInputSize } from "../lib/model/checkpoint.ts";
@@ -34,7 +35,10 @@ FGSM / PGD (white-box) and PGD transfer; writes report.json, report.md and SVG f
   --limit N           test images (default 2000; 0 = all)
   --adv-limit N       test images attacked (default 500)
   --sweep NAME        ${Object.keys(SWEEPS).join(" | ")} (default full)
-  --seed N            seed of the sampled transforms (default 1)
+  --seed N            seed of the sampled transforms and the attacks' random starts
+                      (default ${EVAL_SEED}, the seed of training's per-epoch metrics)
+  --pgd-steps N       PGD steps (default: the sweep's, full ${SWEEPS.full.pgdSteps}, quick ${SWEEPS.quick.pgdSteps})
+  --pgd-restarts N    PGD random starts per image, the worst case kept (default ${PGD_RESTARTS})
   --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
   --tta MODEL[,MODEL] also evaluate each listed loaded model averaged over the four quarter
                       turns at test time (lib/model/tta.ts), as "<model>+tta": every
@@ -75,6 +79,8 @@ async function main(): Promise<number> {
     "adv-limit": { type: "string" },
     sweep: { type: "string" },
     seed: { type: "string" },
+    "pgd-steps": { type: "string" },
+    "pgd-restarts": { type: "string" },
     backend: { type: "string" },
     out: { type: "string" },
     protocol: { type: "string" },
@@ -88,8 +94,11 @@ async function main(): Promise<number> {
   const int = { integer: true, min: 0 };
   const limit = numberFlag("limit", values.limit, 2000, int);
   const advLimit = numberFlag("adv-limit", values["adv-limit"], 500, int);
-  const seed = numberFlag("seed", values.seed, 1, int);
+  const seed = numberFlag("seed", values.seed, EVAL_SEED, int);
+  const positive = { integer: true, min: 1 };
+  const pgdRestarts = numberFlag("pgd-restarts", values["pgd-restarts"], PGD_RESTARTS, positive);
   const sweep = choiceFlag("sweep", values.sweep, Object.keys(SWEEPS) as SweepName[], "full");
+  const pgdSteps = numberFlag("pgd-steps", values["pgd-steps"], SWEEPS[sweep].pgdSteps, positive);
   const datasetName = values.dataset === undefined
     ? undefined
     : choiceFlag("dataset", values.dataset, DATASET_NAMES, "synthetic");
@@ -194,14 +203,16 @@ async function main(): Promise<number> {
   console.log(
     `evaluating ${models.map((m) => m.name).join(" and ")} on ${n} test images (${
       Math.min(advLimit, n)
-    } attacked), sweep ${sweep}`,
+    } attacked: PGD ${pgdSteps} steps × ${pgdRestarts} restarts), sweep ${sweep}`,
   );
   const started = performance.now();
-  const results = await evaluate(models, dataset.test, {
+  const { results, outcomes } = await evaluate(models, dataset.test, {
     sweep,
     seed,
     limit: n,
     advLimit,
+    pgdSteps,
+    pgdRestarts,
   });
   const out = values.out ?? `reports/${dataset.name}`;
   const files = await writeReport(
@@ -224,6 +235,8 @@ async function main(): Promise<number> {
     Object.fromEntries(models.map((m) => [m.name, m.meta.history])),
     exampleGrid(await measureExamples(models, dataset.test)),
   );
+  // Per-image outcomes for `experiment aggregate`'s bootstrap (lib/eval/outcomes.ts).
+  files.push(await writeOutcomes(out, outcomes));
   console.log(
     `wrote ${files.length} files to ${out}/ in ${
       formatDuration((performance.now() - started) / 1000)

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
 import { provenance } from "../lib/provenance.ts";
 import * as tf from "@tensorflow/tfjs";
-import { fgsm, inputGradient, lossOf, pgd } from "../lib/eval/attacks.ts";
+import { fgsm, inputGradient, lossOf, pgd, pgdWorstCase } from "../lib/eval/attacks.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
+import { EVAL_SEED } from "../lib/eval/measures.ts";
+import {
+  decodeBits,
+  decodeScores,
+  isAttackRow,
+  testSetHash,
+  validateOutcomes,
+} from "../lib/eval/outcomes.ts";
+import { mixSeed } from "../lib/data/rng.ts";
+import { testMetrics } from "../lib/train/train.ts";
 import { writeReport } from "../lib/eval/report.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
 import { useBackend } from "./helpers.ts";
@@ -65,8 +75,8 @@ Deno.test("the report is produced, well-formed, and the same for the same seed",
     batchSize: 20,
     progress: false,
   };
-  const a = await evaluate(models, data.test, opts);
-  const b = await evaluate(models, data.test, opts);
+  const { results: a } = await evaluate(models, data.test, opts);
+  const { results: b } = await evaluate(models, data.test, opts);
   assert.deepEqual(a, b);
   const sym = a.symmetric;
   assert.equal(sym.rotation.find((r) => r.angle === 90)!.invariance > 0.9999, true);
@@ -115,4 +125,105 @@ Deno.test("the report is produced, well-formed, and the same for the same seed",
   assert.match(md, /\| measure \| baseline \| symmetric \| symmetric − baseline \(points\) \|/);
   assert.match(md, /random rotation \(Fig\. 3\)/);
   await Deno.remove(out, { recursive: true });
+});
+
+const quick = { sweep: "quick" as const, seed: 3, limit: 40, advLimit: 8, progress: false };
+// One evaluation at batch size 20, shared by the tests that only read it.
+let atBatch20: ReturnType<typeof evaluate> | undefined;
+const evaluatedAtBatch20 = () =>
+  atBatch20 ??= evaluate(models, data.test, { ...quick, batchSize: 20 });
+
+Deno.test("per-image outcomes: each row's mean is the reported number, at the right length", async () => {
+  const { results, outcomes } = await evaluatedAtBatch20();
+  validateOutcomes(JSON.parse(JSON.stringify(outcomes)), "outcomes");
+  assert.equal(outcomes.images, 40);
+  assert.equal(outcomes.advImages, 8);
+  assert.equal(outcomes.testSet, testSetHash(data.test, 40));
+  assert.notEqual(outcomes.testSet, testSetHash(data.test, 39));
+  for (const [name, r] of Object.entries(results)) {
+    const o = outcomes.models[name];
+    const mean = (key: string) => {
+      const bits = decodeBits(o.bits[key], isAttackRow(key) ? 8 : 40, key);
+      return bits.reduce((s, v) => s + v, 0) / bits.length;
+    };
+    assert.equal(mean("clean"), r.clean.top1, name);
+    assert.equal(mean("top5"), r.clean.top5, name);
+    assert.equal(mean("perturbed"), r.perturbed, name);
+    assert.equal(mean("randomRotation"), r.randomRotation.acc, name);
+    for (const row of r.rotation) assert.equal(mean(`rotation:${row.angle}`), row.acc, name);
+    for (const row of r.zoom) assert.equal(mean(`zoom:${row.factor}`), row.acc, name);
+    for (const row of r.mirror) assert.equal(mean(`mirror:${row.element}`), row.acc, name);
+    for (const row of r.noise) assert.equal(mean(`noise:${row.sigma}`), row.acc, name);
+    for (const row of r.pgd) assert.equal(mean(`pgd:${row.eps}`), row.acc, name);
+    for (const row of r.fgsm) assert.equal(mean(`fgsm:${row.eps}`), row.acc, name);
+    for (const row of r.pgdSanity) assert.equal(mean(`pgdSanity:${row.eps}`), row.acc, name);
+    // The attacked images' clean accuracy is the clean bits of the first advImages images.
+    const clean = decodeBits(o.bits.clean, 40);
+    assert.equal(r.attackedClean, clean.subarray(0, 8).reduce((s, v) => s + v, 0) / 8, name);
+    assert.equal(mean("attackedClean"), r.attackedClean, name);
+    // Per-image rotation invariance averages to the report's mean over non-zero angles.
+    const inv = decodeScores(o.scores.rotationInvariance, 40);
+    const avg = inv.reduce((s, v) => s + v, 0) / 40;
+    assert.ok(
+      Math.abs(avg - r.invariance.rotation) < 1e-6,
+      `${name}: ${avg} vs ${r.invariance.rotation}`,
+    );
+  }
+});
+
+Deno.test("every measure, attacks included, is the same at any batch size (per-image seeds)", async () => {
+  const a = await evaluatedAtBatch20();
+  const b = await evaluate(models, data.test, { ...quick, batchSize: 7 });
+  for (const name of Object.keys(a.results)) {
+    assert.deepEqual(b.outcomes.models[name].bits, a.outcomes.models[name].bits, name);
+    const sa = decodeScores(a.outcomes.models[name].scores.rotationInvariance, 40);
+    const sb = decodeScores(b.outcomes.models[name].scores.rotationInvariance, 40);
+    sa.forEach((v, i) => assert.ok(Math.abs(v - sb[i]) < 1e-5, `${name} image ${i}`));
+  }
+});
+
+Deno.test("training's per-epoch perturbed and rotated accuracies are eval's measures at the default seed", async () => {
+  for (const { name, model } of models) {
+    const perEpoch = await testMetrics(model, data.test, 40);
+    const { results } = await evaluate([{ name, model }], data.test, {
+      ...quick,
+      seed: EVAL_SEED,
+      batchSize: 15,
+    });
+    assert.equal(perEpoch.testAcc, results[name].clean.top1, name);
+    assert.equal(perEpoch.perturbedAcc, results[name].perturbed, name);
+    assert.equal(perEpoch.rotatedAcc, results[name].randomRotation.acc, name);
+  }
+});
+
+Deno.test("PGD with restarts keeps the worst case: robust only where every start fails", async () => {
+  const seeds = [11, 12, 13, 14, 15, 16, 17, 18];
+  for (const { model } of models) {
+    const worst = await pgdWorstCase(model, x, labels, 2, { steps: 3, restarts: 3, seeds });
+    const truth = labels.dataSync();
+    const each = [0, 1, 2].map((r) => {
+      const adv = pgd(model, x, labels, 2, { steps: 3, seed: seeds.map((s) => mixSeed(s, r)) });
+      const pred = tf.tidy(() => (model.predict(adv) as tf.Tensor).argMax(1).dataSync());
+      adv.dispose();
+      return Array.from(pred, (p, i) => p === truth[i] ? 1 : 0);
+    });
+    const expected = each[0].map((_, i) => each[0][i] & each[1][i] & each[2][i]);
+    assert.deepEqual(Array.from(worst.correct), expected);
+    // The kept examples are what `correct` says, and inside the ε-ball.
+    const pred = tf.tidy(() => (model.predict(worst.adv) as tf.Tensor).argMax(1).dataSync());
+    assert.deepEqual(Array.from(pred, (p, i) => p === truth[i] ? 1 : 0), expected);
+    assert.ok(tf.max(tf.abs(worst.adv.sub(x))).dataSync()[0] <= 2 / 255 + 1e-6);
+    worst.adv.dispose();
+  }
+});
+
+Deno.test("PGD's sanity rows fall to 0 at ε = 255/255, and the report says so", async () => {
+  const { results } = await evaluatedAtBatch20();
+  for (const [name, r] of Object.entries(results)) {
+    assert.deepEqual(r.pgdSanity.map((row) => row.eps), [32, 255], name);
+    assert.equal(r.pgdSanity.at(-1)!.acc, 0, name);
+    assert.equal(r.fallsToZero, true, name);
+    assert.ok(r.pgd.at(-1)!.acc <= r.attackedClean + 1e-9, name);
+    assert.deepEqual(r.attack, { pgdSteps: 5, pgdRestarts: 2 }, name);
+  }
 });

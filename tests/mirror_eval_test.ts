@@ -50,7 +50,7 @@ Deno.test("the mirror measures are the 8 D4 elements: 4 is flip h, 6 flip v, the
 });
 
 Deno.test("eval: mirror rows for every model; p4m invariant to all 8 within 1e-4, the baseline not; scale in zoom and resolution", async () => {
-  const results = await evaluate(models, data.test, options);
+  const { results } = await evaluate(models, data.test, options);
   assert.deepEqual(Object.keys(results), ["baseline", "p4m", "scale"]);
   for (const [name, r] of Object.entries(results)) {
     assert.deepEqual(r.mirror.map((row) => row.element), D4_ELEMENTS, name);

@@ -119,11 +119,12 @@ Deno.test({
       assert.deepEqual(models.map((m) => m.name), names);
       // One model: evaluation runs the same code for each, ~10 s per model on llvmpipe.
       const sym = models.find((m) => m.name === "symmetric")!;
-      const results = await evaluate([{ name: sym.name, model: sym.model }], dataset.test, {
+      const { results } = await evaluate([{ name: sym.name, model: sym.model }], dataset.test, {
         sweep: "quick",
         seed: 1,
         limit: 8,
         advLimit: 4,
+        pgdRestarts: 1,
         batchSize: 8,
         progress: false,
       });

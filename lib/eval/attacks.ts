@@ -4,11 +4,14 @@
  *
  * - FGSM (Goodfellow et al. 2014): `x' = clip(x + ε·sign(∇ₓ L(x, y)), 0, 1)`.
  * - PGD (Madry et al. 2017): random start uniform in the ε-ball, then `steps` steps of
- *   `x ← Π_{ε-ball ∩ [0,1]}(x + α·sign(∇ₓ L))` with α = 2.5·ε/steps.
+ *   `x ← Π_{ε-ball ∩ [0,1]}(x + α·sign(∇ₓ L))` with α = 2.5·ε/steps; with restarts, the worst
+ *   case over independent random starts per image ({@linkcode pgdWorstCase}).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { mixSeed } from "../data/rng.ts";
+import type { BatchSeed } from "../transforms.ts";
 
 /**
  * Cross-entropy loss of a batch (mean over the batch), logits from inference mode, or from
@@ -60,7 +63,15 @@ export interface PgdOptions {
   steps?: number;
   /** Step size in /255 units (default 2.5·ε/steps). */
   step255?: number;
-  seed?: number;
+  /** Seed of the random start: one for the batch, or one per image (default 0). */
+  seed?: BatchSeed;
+}
+
+/** Uniform noise in [−a, a) of `shape`, from one seed or one seed per image along axis 0. */
+function uniformStart(shape: number[], a: number, seed: BatchSeed): tf.Tensor {
+  if (typeof seed === "number") return tf.randomUniform(shape, -a, a, "float32", seed);
+  const one = [1, ...shape.slice(1)];
+  return tf.concat(seed.map((s) => tf.randomUniform(one, -a, a, "float32", s)), 0);
 }
 
 /** PGD with a random start, projected onto the ε-ball around x and the [0, 1] box. */
@@ -76,7 +87,7 @@ export function pgd(
   const alpha = (options.step255 ?? 2.5 * eps255 / steps) / 255;
   return tf.tidy((): tf.Tensor4D => {
     const lo = x.sub(eps).maximum(0), hi = x.add(eps).minimum(1);
-    let adv = x.add(tf.randomUniform(x.shape, -eps, eps, "float32", options.seed ?? 0))
+    let adv = x.add(uniformStart(x.shape, eps, options.seed ?? 0))
       .minimum(hi).maximum(lo) as tf.Tensor4D;
     for (let s = 0; s < steps; s++) {
       const next = tf.tidy(() => {
@@ -88,4 +99,77 @@ export function pgd(
     }
     return adv;
   });
+}
+
+/** Options of {@linkcode pgdWorstCase}. */
+export interface WorstCaseOptions {
+  steps: number;
+  /** Independent random starts; an image counts as robust only if every one fails. */
+  restarts: number;
+  /** One seed per image; start r of image i uses `mixSeed(seeds[i], r)`. */
+  seeds: readonly number[];
+}
+
+/** The worst case over PGD restarts: the kept example per image and whether it is still right. */
+export interface WorstCase {
+  adv: tf.Tensor4D;
+  /** 1 where the model still classifies the kept example correctly. */
+  correct: Uint8Array;
+}
+
+/**
+ * PGD from `restarts` random starts, keeping for each image the most damaging example: one the
+ * model misclassifies if any start found one, else the one of highest cross-entropy (Madry et
+ * al.'s restarts; the accuracy under attack is then the fraction of images no start fooled).
+ *
+ * @example
+ * ```ts
+ * const { adv, correct } = await pgdWorstCase(model, x, y, 8, { steps: 10, restarts: 2, seeds: [1, 2] });
+ * ```
+ */
+export async function pgdWorstCase(
+  model: tf.LayersModel,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  eps255: number,
+  options: WorstCaseOptions,
+): Promise<WorstCase> {
+  const m = x.shape[0];
+  const truth = await labels.data();
+  let best: tf.Tensor4D | undefined;
+  const bestScore = new Float64Array(m).fill(-Infinity);
+  const correct = new Uint8Array(m);
+  for (let r = 0; r < options.restarts; r++) {
+    const adv = pgd(model, x, labels, eps255, {
+      steps: options.steps,
+      seed: options.seeds.map((s) => mixSeed(s, r)),
+    });
+    // Score: +∞ when fooled, else the image's cross-entropy.
+    const [logp, predicted] = tf.tidy(() => {
+      const lp = tf.logSoftmax(model.predict(adv) as tf.Tensor2D);
+      return [lp, lp.argMax(1)] as const;
+    });
+    const [lp, pred] = await Promise.all([logp.data(), predicted.data()]);
+    const k = lp.length / m;
+    tf.dispose([logp, predicted]);
+    const take = new Uint8Array(m);
+    for (let i = 0; i < m; i++) {
+      const fooled = pred[i] !== truth[i];
+      const score = fooled ? Infinity : -lp[i * k + truth[i]];
+      if (score > bestScore[i]) (take[i] = 1, bestScore[i] = score, correct[i] = fooled ? 0 : 1);
+    }
+    if (!best) {
+      best = adv;
+      continue;
+    }
+    const next = tf.tidy(() =>
+      tf.where(tf.tensor4d(take, [m, 1, 1, 1], "bool"), adv, best!) as tf.Tensor4D
+    );
+    tf.dispose([adv, best]);
+    best = next;
+  }
+  if (!best) {
+    throw new RangeError(`pgdWorstCase: expected at least one restart, got ${options.restarts}`);
+  }
+  return { adv: best, correct };
 }

@@ -1,18 +1,22 @@
 /**
  * The measurements of `deno task eval`: every model sees the same test images under the same
- * seeded transforms (the table in measures.ts), plus FGSM / PGD attacks and their transfer
- * between models.
+ * seeded transforms (the table in measures.ts), plus FGSM / PGD attacks (PGD the worst case over
+ * restarts, with large-ε sanity rows) and their transfer between models. Besides the numbers it
+ * returns every measure's per-image outcomes (lib/eval/outcomes.ts), which the experiment
+ * aggregator bootstraps over.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { fgsm, pgd } from "./attacks.ts";
+import { fgsm, pgdWorstCase } from "./attacks.ts";
 import type { Split } from "../data/mod.ts";
 import { invarianceScore } from "./invariance.ts";
 import { imagesToTensor } from "../model/predict.ts";
 import { Progress } from "../progress.ts";
-import { measures, type SweepName, SWEEPS } from "./measures.ts";
+import { imageSeeds, measures, PGD_RESTARTS, type SweepName, SWEEPS } from "./measures.ts";
+import { encodeBits, encodeScores, type Outcomes, rowKey, testSetHash } from "./outcomes.ts";
 import { lookup } from "../validate.ts";
+import { mixSeed } from "../data/rng.ts";
 
 /** A model to evaluate. */
 export interface NamedModel {
@@ -28,6 +32,10 @@ export interface EvaluateOptions {
   limit: number;
   /** Test images attacked (adversarial sweeps cost ~30 forward passes each). */
   advLimit: number;
+  /** PGD steps (default: the sweep's `pgdSteps`). */
+  pgdSteps?: number;
+  /** PGD random starts per image, worst case kept (default {@linkcode PGD_RESTARTS}). */
+  pgdRestarts?: number;
   batchSize?: number;
   progress?: boolean;
 }
@@ -49,14 +57,28 @@ export interface ModelEval {
   jpeg: Row[];
   /** The 8 D4 elements (`element` 4·m + r; 4 = flip h, 6 = flip v) with acc and invariance. */
   mirror: Row[];
+  /** Clean top-1 of the attacked images (the first `advImages`): what the attack rows start from. */
+  attackedClean: number;
+  /** The attack's settings. */
+  attack: { pgdSteps: number; pgdRestarts: number };
   fgsm: Row[];
   pgd: Row[];
+  /** PGD at large ε: must reach 0 (`fallsToZero`), or the attack is not working. */
+  pgdSanity: Row[];
+  /** Whether the largest sanity ε left no attacked image classified correctly. */
+  fallsToZero: boolean;
   transfer: Row[];
   /**
    * Mean invariance: over non-zero angles, over zooms ≠ 1, over the two flips (h and v), and
    * over the 7 D4 elements that are not the identity.
    */
   invariance: { rotation: number; zoom: number; flip: number; d4: number };
+}
+
+/** What {@linkcode evaluate} returns: the numbers, and the per-image outcomes behind them. */
+export interface Evaluation {
+  results: Record<string, ModelEval>;
+  outcomes: Outcomes;
 }
 
 async function probabilities(model: tf.LayersModel, x: tf.Tensor4D): Promise<Float32Array> {
@@ -72,34 +94,54 @@ function argmaxRow(p: Float32Array, i: number, k: number): number {
   return best;
 }
 
+/** Per-image 0/1 rows of one model, filled batch by batch. */
+class Hits {
+  readonly rows = new Map<string, Uint8Array>();
+  constructor(readonly n: number, readonly nAdv: number) {}
+  row(key: string, attacked = false): Uint8Array {
+    let r = this.rows.get(key);
+    if (!r) this.rows.set(key, r = new Uint8Array(attacked ? this.nAdv : this.n));
+    return r;
+  }
+  mean(key: string): number {
+    const r = this.rows.get(key)!;
+    return r.reduce((s, v) => s + v, 0) / r.length;
+  }
+}
+
 /**
  * Runs every measure on the first `limit` test images for each model.
  *
  * @example
  * ```ts
- * const results = await evaluate([{ name: "symmetric", model }], dataset.test, { sweep: "quick", seed: 1, limit: 500, advLimit: 200 });
+ * const { results, outcomes } = await evaluate([{ name: "symmetric", model }], dataset.test, { sweep: "quick", seed: 1, limit: 500, advLimit: 200 });
  * ```
  */
 export async function evaluate(
   models: NamedModel[],
   test: Split,
   options: EvaluateOptions,
-): Promise<Record<string, ModelEval>> {
+): Promise<Evaluation> {
   const sweep = lookup(SWEEPS, options.sweep, "sweep");
   const n = options.limit ? Math.min(options.limit, test.count) : test.count;
   const nAdv = Math.min(options.advLimit, n);
   const bs = options.batchSize ?? 200;
+  const attack = {
+    pgdSteps: options.pgdSteps ?? sweep.pgdSteps,
+    pgdRestarts: options.pgdRestarts ?? PGD_RESTARTS,
+  };
   const list = measures(sweep, options.seed);
-  // Accumulators: hits and invariance sums per (model, measure index).
-  const acc = models.map(() => ({
-    top1: 0,
-    top5: 0,
-    hits: new Float64Array(list.length),
-    inv: new Float64Array(list.length),
-    fgsm: new Float64Array(sweep.eps.length),
-    pgd: new Float64Array(sweep.eps.length),
-    transfer: new Float64Array(sweep.eps.length),
-  }));
+  const hits = models.map(() => new Hits(n, nAdv));
+  // Invariance per (model, measure) summed over images, and per image over the non-zero angles.
+  const inv = models.map(() => new Float64Array(list.length));
+  const rotInv = models.map(() => new Float64Array(n));
+  const nonZeroAngles = sweep.angles.filter((a) => a !== 0).length;
+  // Transfer: hits of each model on the examples crafted against each other model.
+  const transfer = models.map(() => new Float64Array(sweep.eps.length));
+  const attackEps = [
+    ...sweep.eps.map((eps) => ({ eps, kind: "pgd" })),
+    ...sweep.pgdSanity.map((eps) => ({ eps, kind: "pgdSanity" })),
+  ];
   const batches = Math.ceil(n / bs);
   const bar = options.progress === false ? undefined : new Progress("eval", batches);
   for (let b = 0; b < batches; b++) {
@@ -109,25 +151,29 @@ export async function evaluate(
     const clean = await Promise.all(models.map((m) => probabilities(m.model, x)));
     const k = clean[0].length / size;
     models.forEach((_, mi) => {
+      const top1 = hits[mi].row("clean"), top5 = hits[mi].row("top5");
       for (let i = 0; i < size; i++) {
         const row = Array.from(clean[mi].subarray(i * k, (i + 1) * k));
         const order = row.map((p, c) => [p, c]).sort((a, b) => b[0] - a[0]);
-        if (order[0][1] === labels[i]) acc[mi].top1++;
-        if (order.slice(0, 5).some(([, c]) => c === labels[i])) acc[mi].top5++;
+        top1[start + i] = order[0][1] === labels[i] ? 1 : 0;
+        top5[start + i] = order.slice(0, 5).some(([, c]) => c === labels[i]) ? 1 : 0;
       }
     });
     for (let j = 0; j < list.length; j++) {
-      const t = await list[j].transform(x, start);
+      const m = list[j];
+      const t = await m.transform(x, start);
       for (let mi = 0; mi < models.length; mi++) {
         const p = await probabilities(models[mi].model, t);
+        const row = hits[mi].row(rowKey(m.key, m.param ? m.value : undefined));
         for (let i = 0; i < size; i++) {
-          if (argmaxRow(p, i, k) === labels[i]) acc[mi].hits[j]++;
-          if (list[j].invariance) {
-            acc[mi].inv[j] += invarianceScore(
-              clean[mi].subarray(i * k, (i + 1) * k),
-              p.subarray(i * k, (i + 1) * k),
-            );
-          }
+          row[start + i] = argmaxRow(p, i, k) === labels[i] ? 1 : 0;
+          if (!m.invariance) continue;
+          const score = invarianceScore(
+            clean[mi].subarray(i * k, (i + 1) * k),
+            p.subarray(i * k, (i + 1) * k),
+          );
+          inv[mi][j] += score;
+          if (m.key === "rotation" && m.value !== 0) rotInv[mi][start + i] += score / nonZeroAngles;
         }
       }
       t.dispose();
@@ -136,25 +182,38 @@ export async function evaluate(
       const m = Math.min(size, nAdv - start);
       const xa = x.slice([0, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
       const ya = tf.tensor1d(labels.subarray(0, m), "int32");
-      const countHits = async (model: tf.LayersModel, adv: tf.Tensor4D) => {
+      const record = async (row: Uint8Array, model: tf.LayersModel, adv: tf.Tensor4D) => {
         const p = await probabilities(model, adv);
         let h = 0;
-        for (let i = 0; i < m; i++) if (argmaxRow(p, i, k) === labels[i]) h++;
+        for (let i = 0; i < m; i++) h += row[start + i] = argmaxRow(p, i, k) === labels[i] ? 1 : 0;
         return h;
       };
+      models.forEach((_, mi) => {
+        const row = hits[mi].row("attackedClean", true);
+        row.set(hits[mi].row("clean").subarray(start, start + m), start);
+      });
       for (let e = 0; e < sweep.eps.length; e++) {
         for (let mi = 0; mi < models.length; mi++) {
           const f = fgsm(models[mi].model, xa, ya, sweep.eps[e]);
-          acc[mi].fgsm[e] += await countHits(models[mi].model, f);
+          await record(hits[mi].row(rowKey("fgsm", sweep.eps[e]), true), models[mi].model, f);
           f.dispose();
-          const adv = pgd(models[mi].model, xa, ya, sweep.eps[e], {
-            steps: sweep.pgdSteps,
-            seed: options.seed + start,
+        }
+      }
+      for (const { eps, kind } of attackEps) {
+        const e = sweep.eps.indexOf(eps);
+        for (let mi = 0; mi < models.length; mi++) {
+          const { adv, correct } = await pgdWorstCase(models[mi].model, xa, ya, eps, {
+            steps: attack.pgdSteps,
+            restarts: attack.pgdRestarts,
+            seeds: imageSeeds(mixSeed(options.seed, eps), start, m),
           });
-          acc[mi].pgd[e] += await countHits(models[mi].model, adv);
-          // Transfer: the other model(s) classify these examples.
-          for (let oi = 0; oi < models.length; oi++) {
-            if (oi !== mi) acc[oi].transfer[e] += await countHits(models[oi].model, adv);
+          hits[mi].row(rowKey(kind, eps), true).set(correct, start);
+          if (kind === "pgd") {
+            for (let oi = 0; oi < models.length; oi++) {
+              if (oi === mi) continue;
+              const scratch = new Uint8Array(nAdv);
+              transfer[oi][e] += await record(scratch, models[oi].model, adv);
+            }
           }
           adv.dispose();
         }
@@ -166,15 +225,22 @@ export async function evaluate(
     bar?.update(b + 1, start + size);
   }
   bar?.done();
-  const out: Record<string, ModelEval> = {};
+  const results: Record<string, ModelEval> = {};
+  const outcomes: Outcomes = {
+    format: 1,
+    images: n,
+    advImages: nAdv,
+    testSet: testSetHash(test, n),
+    models: {},
+  };
   models.forEach((model, mi) => {
-    const a = acc[mi];
+    const h = hits[mi];
     const rows = (key: keyof ModelEval) =>
       list.flatMap((m, j) =>
         m.key !== key ? [] : [{
           [m.param]: m.value,
-          acc: a.hits[j] / n,
-          ...(m.invariance ? { invariance: a.inv[j] / n } : {}),
+          acc: h.mean(rowKey(m.key, m.value)),
+          ...(m.invariance ? { invariance: inv[mi][j] / n } : {}),
         }]
       );
     const single = (key: keyof ModelEval) => list.findIndex((m) => m.key === key);
@@ -183,13 +249,18 @@ export async function evaluate(
       const kept = r.filter((row) => !skip(row));
       return kept.reduce((s, row) => s + row.invariance, 0) / Math.max(kept.length, 1);
     };
-    const rr = single("randomRotation");
-    const other = models.length > 1 ? a.transfer : undefined;
-    out[model.name] = {
-      clean: { top1: a.top1 / n, top5: a.top5 / n },
-      perturbed: a.hits[single("perturbed")] / n,
+    const attacked = (kind: string, eps: number[]) =>
+      nAdv ? eps.map((e) => ({ eps: e, acc: h.mean(rowKey(kind, e)) })) : [];
+    const sanity = attacked("pgdSanity", sweep.pgdSanity);
+    const sources = models.length - 1;
+    results[model.name] = {
+      clean: { top1: h.mean("clean"), top5: h.mean("top5") },
+      perturbed: h.mean("perturbed"),
       rotation: rot,
-      randomRotation: { acc: a.hits[rr] / n, invariance: a.inv[rr] / n },
+      randomRotation: {
+        acc: h.mean("randomRotation"),
+        invariance: inv[mi][single("randomRotation")] / n,
+      },
       zoom: zm,
       resolution: rows("resolution"),
       shift: rows("shift"),
@@ -198,9 +269,15 @@ export async function evaluate(
       contrast: rows("contrast"),
       jpeg: rows("jpeg"),
       mirror,
-      fgsm: sweep.eps.map((eps, e) => ({ eps, acc: a.fgsm[e] / nAdv })),
-      pgd: sweep.eps.map((eps, e) => ({ eps, acc: a.pgd[e] / nAdv })),
-      transfer: other ? sweep.eps.map((eps, e) => ({ eps, acc: other[e] / nAdv })) : [],
+      attackedClean: nAdv ? h.mean("attackedClean") : NaN,
+      attack,
+      fgsm: attacked("fgsm", sweep.eps),
+      pgd: attacked("pgd", sweep.eps),
+      pgdSanity: sanity,
+      fallsToZero: sanity.length > 0 && sanity.at(-1)!.acc === 0,
+      transfer: sources && nAdv
+        ? sweep.eps.map((eps, e) => ({ eps, acc: transfer[mi][e] / sources / nAdv }))
+        : [],
       invariance: {
         rotation: meanInv(rot, (r) => r.angle === 0),
         zoom: meanInv(zm, (r) => r.factor === 1),
@@ -208,6 +285,10 @@ export async function evaluate(
         d4: meanInv(mirror, (r) => r.element === 0),
       },
     };
+    outcomes.models[model.name] = {
+      bits: Object.fromEntries([...h.rows].map(([key, row]) => [key, encodeBits(row)])),
+      scores: { rotationInvariance: encodeScores(rotInv[mi]) },
+    };
   });
-  return out;
+  return { results, outcomes };
 }

@@ -8,6 +8,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { d4Image } from "../../layers/group.ts";
+import { mixSeed } from "../data/rng.ts";
 import {
   contrast,
   gaussianBlur,
@@ -42,7 +43,24 @@ export const D4_NAMES: readonly string[] = [
   "turn 270° + flip h",
 ];
 
-/** What each sweep covers. */
+/**
+ * The seed of the sampled measures when nobody picks one: eval's `--seed` default, and the seed of
+ * training's per-epoch perturbed and rotated accuracies (lib/train/train.ts), so that the two
+ * report the same number for the same checkpoint and images.
+ */
+export const EVAL_SEED = 1;
+
+/**
+ * PGD's random starts when nobody picks a number (eval --pgd-restarts): the worst case over two
+ * starts per image (lib/eval/attacks.ts `pgdWorstCase`).
+ */
+export const PGD_RESTARTS = 2;
+
+/**
+ * What each sweep covers. `eps` are the attack strengths reported (in /255); `pgdSanity` are
+ * larger ones whose only purpose is to show the attack works: PGD's accuracy must fall to 0 as ε
+ * grows towards 255/255 (the whole [0, 1] box), or its gradients are masked.
+ */
 export const SWEEPS = {
   full: {
     angles: Array.from({ length: 24 }, (_, i) => i * 15),
@@ -56,6 +74,7 @@ export const SWEEPS = {
     mirrors: D4_ELEMENTS,
     eps: [1, 2, 4, 8],
     pgdSteps: 10,
+    pgdSanity: [16, 32, 64, 128, 255],
   },
   quick: {
     angles: [0, 45, 90, 135, 180, 270],
@@ -69,6 +88,7 @@ export const SWEEPS = {
     mirrors: D4_ELEMENTS,
     eps: [2, 8],
     pgdSteps: 5,
+    pgdSanity: [32, 255],
   },
 };
 export type SweepName = keyof typeof SWEEPS;
@@ -93,17 +113,17 @@ export function definitionsFor(names: string[]): Record<string, string> {
 export const DEFINITIONS: Record<string, string> = {
   clean: "top-1 / top-5 accuracy on the unmodified test images",
   perturbed:
-    `accuracy after the training-time perturbation: a random integer shift of up to ±${PERTURB_DEFAULTS.maxShift} px in x and y (zero fill), then additive Gaussian noise σ = ${PERTURB_DEFAULTS.sigma} on [0, 1] pixels, clipped to [0, 1]; seeded per image`,
+    `accuracy after the training-time perturbation: a random integer shift of up to ±${PERTURB_DEFAULTS.maxShift} px in x and y (zero fill), then additive Gaussian noise σ = ${PERTURB_DEFAULTS.sigma} on [0, 1] pixels, clipped to [0, 1]; each image from its own seed mixSeed(seed, index), so the number does not depend on the batch size, and training's per-epoch "perturbed" (seed ${EVAL_SEED}) is the same measure`,
   rotation:
     "accuracy and mean invariance score vs rotation angle about the image centre (counter-clockwise, bilinear, zero fill; multiples of 90° are exact array turns)",
   randomRotation:
-    "accuracy on the test images each rotated by an angle uniform in [0°, 360°), seeded (the paper's Fig. 3)",
+    `accuracy on the test images each rotated by an angle uniform in [0°, 360°) drawn from the image's own seed (the paper's Fig. 3; training's per-epoch "rotated" is the same measure at seed ${EVAL_SEED})`,
   zoom:
     "accuracy and mean invariance vs zoom factor about the centre at the training size (bilinear; > 1 crops, < 1 shrinks with a black border)",
   resolution:
     "accuracy vs input resolution: images resized (area/bilinear) to n×n and fed at that size, not resized back (both heads accept any size ≥ their minimum)",
   shift: "accuracy vs translation by n pixels right and n down, zero fill",
-  noise: "accuracy vs additive Gaussian noise σ on [0, 1] pixels, clipped, seeded",
+  noise: "accuracy vs additive Gaussian noise σ on [0, 1] pixels, clipped, seeded per image",
   blur: "accuracy vs Gaussian blur σ (pixels), renormalised at the borders",
   contrast: "accuracy vs contrast factor (blend with each image's per-channel mean)",
   jpeg: "accuracy after a JPEG round trip at the given quality (libvips, 4:2:0 chroma)",
@@ -111,8 +131,13 @@ export const DEFINITIONS: Record<string, string> = {
     "accuracy and mean invariance under the 8 exact flips and turns of D4, element e = 4·m + r: r quarter turns counter-clockwise, then a left-right mirror if m = 1 (4 = flip h, left-right; 6 = flip v, upside down; 5 and 7 the diagonal mirrors; 0 the identity)",
   fgsm: "white-box FGSM, L∞, ε in /255: x' = clip(x + ε·sign ∇ₓCE), inference mode",
   pgd:
-    "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]",
-  transfer: "accuracy on PGD examples crafted against the other model (black-box transfer)",
+    "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]; the worst case over `restarts` independent starts per image (an image counts as robust only if no start fooled the model)",
+  pgdSanity:
+    "the same PGD at large ε up to 255/255 (the whole [0, 1] box): accuracy must fall to 0, else the attack's gradients are masked and the PGD numbers above overstate robustness",
+  attackedClean:
+    "clean top-1 accuracy of the attacked images (the first `advImages` test images), the number the attacked accuracies should be read against",
+  transfer:
+    "accuracy on the worst-case PGD examples crafted against the other models (black-box transfer), averaged over the source models",
   invariance:
     "mean over images of 1 − JSD(p(x), p(T x)) in bits, p the softmax output; 1 = identical predictions",
 };
@@ -143,7 +168,38 @@ export interface Measure {
   invariance?: boolean;
 }
 
-/** Every transform of a sweep, in report order, seeded by `seed` + the batch offset. */
+/**
+ * The seeds of test images `offset … offset + n − 1` under a measure seed: image i's seed is
+ * `mixSeed(seed, i)` (lib/data/rng.ts), a function of the seed and the image's index in the test
+ * split alone. Every sampled measure draws each image's randomness from its own seed, so a
+ * measure's value does not depend on the batch size or on how many images are measured.
+ *
+ * @example
+ * ```ts
+ * perturb(x, { ...PERTURB_DEFAULTS, seed: imageSeeds(EVAL_SEED, 200, x.shape[0]) });
+ * ```
+ */
+export function imageSeeds(seed: number, offset: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => mixSeed(seed, offset + i));
+}
+
+/** The `perturbed` measure: the training-time shift + noise, each image from its own seed. */
+export function perturbedImages(seed: number): (x: tf.Tensor4D, offset: number) => tf.Tensor4D {
+  return (x, offset) =>
+    perturb(x, { ...PERTURB_DEFAULTS, seed: imageSeeds(seed, offset, x.shape[0]) });
+}
+
+/** The `randomRotation` measure (Fig. 3): each image turned by its own uniform angle. */
+export function randomlyRotatedImages(
+  seed: number,
+): (x: tf.Tensor4D, offset: number) => tf.Tensor4D {
+  return (x, offset) => randomRotate(x, imageSeeds(seed, offset, x.shape[0])).images;
+}
+
+/**
+ * Every transform of a sweep, in report order; the sampled ones draw each image's randomness
+ * from `imageSeeds(seed, index)`.
+ */
 export function measures(sweep: Sweep, seed: number): Measure[] {
   // One line per family: its key, the parameter it sweeps, the values, the transform at a value,
   // and whether the invariance score against the clean image is recorded.
@@ -162,14 +218,9 @@ export function measures(sweep: Sweep, seed: number): Measure[] {
       ...(invariance ? { invariance } : {}),
     }));
   return [
-    ...rows(
-      "perturbed",
-      "",
-      [0],
-      () => (x, o) => perturb(x, { ...PERTURB_DEFAULTS, seed: seed + o }),
-    ),
+    ...rows("perturbed", "", [0], () => perturbedImages(seed)),
     ...rows("rotation", "angle", sweep.angles, (a) => (x) => rotate(x, a), true),
-    ...rows("randomRotation", "", [0], () => (x, o) => randomRotate(x, seed + o).images, true),
+    ...rows("randomRotation", "", [0], () => randomlyRotatedImages(seed), true),
     ...rows("zoom", "factor", sweep.zooms, (z) => (x) => zoom(x, z), true),
     ...rows("resolution", "size", sweep.resolutions, (r) => (x) => resize(x, r, r)),
     ...rows("shift", "pixels", sweep.shifts, (p) => (x) => shift(x, p, p)),
@@ -177,7 +228,7 @@ export function measures(sweep: Sweep, seed: number): Measure[] {
       "noise",
       "sigma",
       sweep.sigmas,
-      (s) => (x, o) => s ? gaussianNoise(x, s, seed + o) : x.clone(),
+      (s) => (x, o) => s ? gaussianNoise(x, s, imageSeeds(seed, o, x.shape[0])) : x.clone(),
     ),
     ...rows("blur", "sigma", sweep.blur, (s) => (x) => gaussianBlur(x, s)),
     ...rows("contrast", "factor", sweep.contrast, (f) => (x) => contrast(x, f)),

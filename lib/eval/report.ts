@@ -85,8 +85,15 @@ export function summaryRows(
   if (sig) rows.push([`noise σ = ${sig}`, pick((r) => at(r.noise, "sigma", sig))]);
   const eps = first.pgd.at(-1)?.eps;
   if (eps !== undefined) {
+    // Reports written before restarts and sanity rows have neither, and get no rows for them.
+    if (first.attackedClean !== undefined) {
+      rows.push(["attacked images, clean", pick((r) => r.attackedClean)]);
+    }
     rows.push([`FGSM ε = ${eps}/255`, pick((r) => r.fgsm.at(-1)?.acc)]);
     rows.push([`PGD ε = ${eps}/255`, pick((r) => maxEps(r)?.acc)]);
+    for (const { eps: big } of first.pgdSanity ?? []) {
+      rows.push([`PGD sanity ε = ${big}/255`, pick((r) => at(r.pgdSanity, "eps", big))]);
+    }
     if (first.transfer.length) {
       rows.push([
         `transfer PGD ε = ${eps}/255`,
@@ -95,6 +102,26 @@ export function summaryRows(
     }
   }
   return rows;
+}
+
+/**
+ * The attack's settings and its sanity check, from the numbers: whether PGD at the largest sanity
+ * ε left any attacked image classified correctly (it should leave none).
+ */
+function attackLine(results: Record<string, ModelEval>): string[] {
+  const first = Object.values(results)[0];
+  if (!first.attack || !first.pgdSanity?.length) return [];
+  const big = first.pgdSanity.at(-1)!.eps;
+  const failing = Object.entries(results).filter(([, r]) => !r.fallsToZero).map(([n]) => n);
+  return [
+    `PGD: ${first.attack.pgdSteps} steps, worst case over ${first.attack.pgdRestarts} random starts per image. Sanity check (PGD at ε = ${big}/255): ${
+      failing.length
+        ? `**accuracy did not fall to 0 for ${
+          failing.join(", ")
+        }** — the attack is not finding adversarial examples there (masked gradients?), so its PGD numbers overstate robustness`
+        : "accuracy falls to 0 for every model"
+    }.`,
+  ];
 }
 
 function table(results: Record<string, ModelEval>): string {
@@ -275,6 +302,7 @@ export async function writeReport(
     `# symlab evaluation: ${context.dataset.name}`,
     "",
     `${context.dataset.testImages} test images (${context.dataset.advImages} attacked), sweep "${context.sweep}", seed ${context.seed}, backend ${context.backend}, ${context.date}.`,
+    ...attackLine(results),
     `Checkpoints: ${
       Object.entries(context.checkpoints).map(([n, c]) =>
         `${n} ${c.preset} epoch ${c.epoch} (${c.params.toLocaleString("en-US")} params, sha256 ${

@@ -23,6 +23,7 @@
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { MODEL_NAMES, type ModelName } from "../model/models.ts";
+import { EVAL_SEED, PGD_RESTARTS } from "../eval/measures.ts";
 
 /** A file that is not a valid experiment; the one-line message names the field. */
 export class SpecError extends Error {
@@ -83,8 +84,18 @@ export const ExperimentSpecSchema = z.object({
     sweep: z.enum(["full", "quick"]).default("quick"),
     limit: z.number().int().min(0).default(2000),
     advLimit: z.number().int().min(0).default(500),
-    seed: z.number().int().min(0).default(1),
-  }).strict().default({ sweep: "quick", limit: 2000, advLimit: 500, seed: 1 }),
+    seed: z.number().int().min(0).default(EVAL_SEED),
+    /** PGD steps (default: the sweep's, lib/eval/measures.ts). */
+    pgdSteps: z.number().int().min(1).max(10_000).optional(),
+    /** PGD random starts per image, the worst case kept. */
+    pgdRestarts: z.number().int().min(1).max(100).default(PGD_RESTARTS),
+  }).strict().default({
+    sweep: "quick",
+    limit: 2000,
+    advLimit: 500,
+    seed: EVAL_SEED,
+    pgdRestarts: PGD_RESTARTS,
+  }),
 }).strict();
 
 /** A validated experiment. */

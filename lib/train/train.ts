@@ -23,7 +23,7 @@ import {
 import { accuracy } from "../model/predict.ts";
 import { formatDuration, Progress } from "../progress.ts";
 import type { Provenance } from "../provenance.ts";
-import { perturb, PERTURB_DEFAULTS, randomRotate } from "../transforms.ts";
+import { EVAL_SEED, perturbedImages, randomlyRotatedImages } from "../eval/measures.ts";
 import { trainValidationSplit } from "../data/subset.ts";
 import { DataParallel } from "./data_parallel.ts";
 import {
@@ -41,10 +41,11 @@ export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
-/** Seed of the fixed perturbed and rotated test sets: the same images every epoch. */
-const EVAL_SEED = 12345;
-
-/** Test metrics of one model: clean, perturbed (noise σ + shift) and randomly rotated. */
+/**
+ * Test metrics of one model: clean, perturbed (noise σ + shift) and randomly rotated, with eval's
+ * definitions and default seed (lib/eval/measures.ts): the same images every epoch, and the
+ * numbers `deno task eval` reports for the same checkpoint and test images.
+ */
 export async function testMetrics(
   model: tf.LayersModel,
   test: Split,
@@ -55,11 +56,11 @@ export async function testMetrics(
     testAcc: await accuracy(model, test, { limit: lim }),
     perturbedAcc: await accuracy(model, test, {
       limit: lim,
-      transform: (x, offset) => perturb(x, { ...PERTURB_DEFAULTS, seed: EVAL_SEED + offset }),
+      transform: perturbedImages(EVAL_SEED),
     }),
     rotatedAcc: await accuracy(model, test, {
       limit: lim,
-      transform: (x, offset) => randomRotate(x, EVAL_SEED + offset).images,
+      transform: randomlyRotatedImages(EVAL_SEED),
     }),
   };
 }
