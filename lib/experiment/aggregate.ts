@@ -40,6 +40,7 @@ export const METRICS = {
   perturbed: "accuracy on perturbed images (training-time shift + noise)",
   randomRotation: "accuracy on randomly rotated images (Fig. 3)",
   zoom: "mean accuracy over the zoom factors other than 1",
+  attackedClean: "clean top-1 accuracy of the attacked images (the first advImages test images)",
   fgsm: "FGSM accuracy at the sweep's largest ε",
   pgd: "PGD accuracy at the sweep's largest ε",
   rotationInvariance: "mean rotation invariance 1 − JSD over non-zero angles",
@@ -71,6 +72,8 @@ interface ModelReport {
   fgsm: Row[];
   pgd: Row[];
   invariance: { rotation: number };
+  /** Absent in reports written before it was measured. */
+  attackedClean?: number;
 }
 
 /** The metrics of one model in one eval report.json. */
@@ -82,6 +85,7 @@ export function cellMetrics(r: ModelReport): Record<MetricName, number> {
     perturbed: r.perturbed,
     randomRotation: r.randomRotation.acc,
     zoom: zooms.reduce((s, z) => s + z.acc, 0) / Math.max(zooms.length, 1),
+    attackedClean: r.attackedClean ?? NaN,
     fgsm: r.fgsm.at(-1)?.acc ?? NaN,
     pgd: r.pgd.at(-1)?.acc ?? NaN,
     rotationInvariance: r.invariance.rotation,
@@ -326,9 +330,11 @@ export async function aggregate(
   };
 }
 
-const pct = (v: number | null | undefined) => v == null ? "–" : `${(100 * v).toFixed(1)}%`;
+// null and NaN (a metric an old report lacks; null once through JSON) print as "–".
+const known = (v: number | null | undefined): v is number => v != null && !Number.isNaN(v);
+const pct = (v: number | null | undefined) => known(v) ? `${(100 * v).toFixed(1)}%` : "–";
 const pts = (v: number | null | undefined) =>
-  v == null ? "–" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+  known(v) ? `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}` : "–";
 const ci = (c: [number, number] | null, f: (v: number) => string) =>
   c ? `[${f(c[0])}, ${f(c[1])}]` : "n < 2";
 
@@ -373,7 +379,7 @@ export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string
         `| ${metric} | ${
           models.map((m) => {
             const v = setting.metrics[m][metric];
-            return `${pct(v.mean)} ± ${v.std == null ? "–" : (100 * v.std).toFixed(1)} ${
+            return `${pct(v.mean)} ± ${known(v.std) ? (100 * v.std).toFixed(1) : "–"} ${
               ci(v.ci95, pct)
             } (${v.n})`;
           }).join(" | ")
