@@ -61,8 +61,8 @@ Deno.test("experiment spec errors name the field", () => {
 Deno.test("experiment files read as YAML and JSON, with a one-line parse error", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const spec = await readSpec("experiments/smoke.yaml");
-    assert.equal(spec.name, "smoke");
+    const spec = await readSpec("experiments/quick.yaml");
+    assert.equal(spec.name, "quick");
     assert.deepEqual(spec.models, ["baseline", "symmetric"]);
     await Deno.writeTextFile(`${dir}/a.json`, JSON.stringify(BASE));
     assert.equal((await readSpec(`${dir}/a.json`)).valFraction, 0.1); // schema default

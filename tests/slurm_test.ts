@@ -55,12 +55,12 @@ Deno.test({
         assert.equal(start.code, 0, start.err);
         env.SLURM_CONF = `${cluster}/slurm.conf`;
       }
-      const out = `${tmp}/smoke`;
+      const out = `${tmp}/quick`;
       const experiment = (...args: string[]) =>
         sh(Deno.execPath(), ["run", "-A", "scripts/experiment.ts", ...args], env);
       const submit = await experiment(
         "run",
-        "experiments/smoke.yaml",
+        "experiments/quick.yaml",
         "--out",
         out,
         "--slurm",
@@ -69,7 +69,7 @@ Deno.test({
       assert.equal(submit.code, 0, submit.err + submit.out);
       const id = submit.out.match(/submitted job (\d+): 4 array tasks/)?.[1];
       assert.ok(id, submit.out);
-      const again = await experiment("run", "experiments/smoke.yaml", "--out", out, "--slurm");
+      const again = await experiment("run", "experiments/quick.yaml", "--out", out, "--slurm");
       assert.match(again.out, /(4 cells are already queued or running|nothing to submit)/);
       // Wait for the four markers (each cell ~10-15 s; 2 run at a time on 2 cores).
       const deadline = Date.now() + 150_000;
@@ -98,7 +98,7 @@ Deno.test({
       assert.equal(summary.metrics.symmetric.clean.values.length, 2);
       assert.equal(summary.differences.symmetric.clean.n, 2);
       assert.equal(summary.claims.length, 5); // one size: no limited-data claim
-      const resubmit = await experiment("run", "experiments/smoke.yaml", "--out", out, "--slurm");
+      const resubmit = await experiment("run", "experiments/quick.yaml", "--out", out, "--slurm");
       assert.match(resubmit.out, /4 of 4 trained cells already done/);
       assert.match(resubmit.out, /nothing to submit/);
     } finally {
