@@ -302,7 +302,7 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
  *
  * @example
  * ```ts
- * const spec = await readSpec("experiments/smoke.yaml");
+ * const spec = await readSpec("experiments/quick.yaml");
  * ```
  */
 export async function readSpec(path: string): Promise<ExperimentSpec> {
