@@ -7,20 +7,38 @@
  *   setting (the largest training-set size, the first augmentation); `model` is any grid
  *   model, variants included (`baseline+rotaug`, `<model>+tta`: a `+tta` cell's numbers are
  *   its base cell's report entry `<arch>+tta`);
- * - `differences[model][metric] = {mean, ci95: [lo, hi], n}`: model − baseline paired by seed
- *   (same seed, size and augmentation), t-interval over the n paired differences;
+ * - `differences[model][metric] = {mean, ci95: [lo, hi], n, values, tInterval, images, method}`:
+ *   model − baseline paired by seed (same seed, size and augmentation); `ci95` is the paired
+ *   bootstrap over seeds × test images (lib/experiment/bootstrap.ts) when every cell of the pairs
+ *   has `eval/outcomes.json`, else the t-interval over the n paired differences, which is always
+ *   kept as `tInterval`; `method` says which;
  * - `settings[]`: the same two tables for every (size, augmentation) of the grid;
  * - `dataEfficiency[]`: accuracy vs training-set size (clean, rotated, adversarial) with CIs,
  *   every model at every size it has (`sizesFor`);
  * - `claims[]`: each of the paper's claims with its measured difference and a verdict, for
  *   every model and variant against baseline.
  *
+ * A cell's outcomes.json is checked against its report.json (each metric's per-image mean
+ * within 1e-6 of the report's number), so the bootstrap resamples exactly what was reported.
+ *
  * {@linkcode compareSummary} re-aggregates a directory's cells and compares the result with
  * the summary.json already there (what a committed study is checked with).
  *
  * @module
  */
+import { type Outcomes, OUTCOMES_FILE, validateOutcomes } from "../eval/outcomes.ts";
 import { renderSvg, writeFigure } from "../eval/plots.ts";
+import {
+  BOOTSTRAP_REPLICATES,
+  type BootstrapPair,
+  type BootstrapResult,
+  type Design,
+  mean,
+  pairDifferences,
+  pairedBootstrap,
+  type PerImage,
+  perImageMetrics,
+} from "./bootstrap.ts";
 import { cellPaths } from "./cell.ts";
 import {
   type Cell,
@@ -92,13 +110,30 @@ export function cellMetrics(r: ModelReport): Record<MetricName, number> {
   };
 }
 
+/** How a difference's `ci95` was computed when a cell of its pairs has no per-image outcomes. */
+export const T_INTERVAL_METHOD = "t-interval over seed pairs";
+
+/** The `method` of a bootstrapped difference. */
+export function bootstrapMethod(design: Design, replicates = BOOTSTRAP_REPLICATES): string {
+  return `paired bootstrap over seeds × test images (${design}, B = ${replicates})`;
+}
+
 /** A model − baseline difference over seed pairs. */
 export interface Difference {
+  /** Mean of `values`. */
   mean: number;
+  /** The 95% interval that the verdict uses: see `method`. */
   ci95: [number, number] | null;
+  /** Seed pairs. */
   n: number;
   /** The per-pair differences, in seed order. */
   values: number[];
+  /** The Student-t interval over the n per-pair differences (null below two pairs). */
+  tInterval: [number, number] | null;
+  /** Images each pair was measured on (the attacked ones for attack metrics); null without outcomes. */
+  images: number[] | null;
+  /** {@linkcode bootstrapMethod} or {@linkcode T_INTERVAL_METHOD}. */
+  method: string;
 }
 
 /** Metrics and differences of one (size, augmentation). */
@@ -119,6 +154,10 @@ export interface ClaimRow {
   augment: string;
   difference: number | null;
   ci95: [number, number] | null;
+  /** The t-interval over seed pairs, beside `ci95` for comparison. */
+  tInterval: [number, number] | null;
+  /** How `ci95` was computed (null: no pair). */
+  method: string | null;
   n: number;
   verdict: Verdict;
 }
@@ -159,9 +198,39 @@ export interface ExperimentSummary {
   claims: ClaimRow[];
 }
 
+/** A cell's per-image values (lib/experiment/bootstrap.ts) and the test set they were measured on. */
+export interface CellOutcomes {
+  testSet: string;
+  values: PerImage;
+  /** The outcomes.json they were read from. */
+  path: string;
+}
+
+/** Largest |per-image mean − report value| accepted (float32 scores round at ~1e-7). */
+const OUTCOMES_TOLERANCE = 1e-6;
+
+async function readOutcomes(path: string): Promise<Outcomes | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${path}: cannot read the cell's outcomes (${(e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  return validateOutcomes(raw, path);
+}
+
 /**
- * The metrics of every done cell (cells without a done marker are listed as missing); a
- * `+tta` cell is read from the report of the cell that evaluated it.
+ * The metrics of every done cell (cells without a done marker are listed as missing), and its
+ * per-image values where its eval wrote outcomes.json; a `+tta` cell is read from the report
+ * and outcomes of the cell that evaluated it. Throws a one-line error when a cell's per-image
+ * mean of a metric is not its report's number.
  */
 export async function readCells(
   out: string,
@@ -169,11 +238,14 @@ export async function readCells(
 ): Promise<
   {
     values: Map<string, Record<MetricName, number>>;
+    outcomes: Map<string, CellOutcomes>;
     missing: string[];
     provenance: SummaryProvenance;
   }
 > {
   const values = new Map<string, Record<MetricName, number>>();
+  const outcomes = new Map<string, CellOutcomes>();
+  const files = new Map<string, Promise<Outcomes | undefined>>();
   const missing: string[] = [];
   const provenance: SummaryProvenance = { commits: [], dirty: false, backends: [], onednn: [] };
   const add = <T>(list: T[], v: T) => {
@@ -205,7 +277,25 @@ export async function readCells(
     const name = reportName(cell);
     const r = report.results?.[name];
     if (!r) throw new Error(`${path}: no results for model "${name}" (cell ${cell.id})`);
-    values.set(cell.id, cellMetrics(r));
+    const metrics = cellMetrics(r);
+    values.set(cell.id, metrics);
+    // A base cell's outcomes serve its +tta cells too: read each file once.
+    const oPath = `${paths.evalDir}/${OUTCOMES_FILE}`;
+    if (!files.has(oPath)) files.set(oPath, readOutcomes(oPath));
+    const o = await files.get(oPath)!;
+    if (o) {
+      const per = perImageMetrics(o, name, oPath);
+      for (const [metric, v] of Object.entries(per)) {
+        const reported = metrics[metric as MetricName];
+        const measured = mean(v);
+        if (!(Math.abs(measured - reported) <= OUTCOMES_TOLERANCE)) {
+          throw new Error(
+            `cell ${cell.id}: ${metric}: per-image mean ${measured} in ${oPath} ≠ ${reported} in ${path}`,
+          );
+        }
+      }
+      outcomes.set(cell.id, { testSet: o.testSet, values: per, path: oPath });
+    }
     const p = report.provenance;
     if (p) {
       if (p.commit) add(provenance.commits, p.commit);
@@ -214,13 +304,54 @@ export async function readCells(
       add(provenance.onednn, p.onednn);
     }
   }
-  return { values, missing, provenance };
+  return { values, outcomes, missing, provenance };
+}
+
+/**
+ * The paired bootstrap of every metric that all pairs have per image, or undefined when a cell
+ * of the pairs has no outcomes. Throws when a pair's two cells measured different test images.
+ */
+function bootstrapPairs(
+  pairs: { model: Cell; base: Cell }[],
+  outcomes: Map<string, CellOutcomes>,
+): BootstrapResult | undefined {
+  const both = pairs.map((p) => [outcomes.get(p.model.id), outcomes.get(p.base.id)]);
+  if (!both.every(([x, b]) => x && b)) return undefined;
+  const input: BootstrapPair[] = both.map(([x, b], i) => {
+    if (x!.testSet !== b!.testSet) {
+      throw new Error(
+        `cells ${pairs[i].model.id} and ${
+          pairs[i].base.id
+        }: measured different test images (testSet ${x!.testSet.slice(0, 12)}… in ${x!.path}, ${
+          b!.testSet.slice(0, 12)
+        }… in ${b!.path}), so they cannot be paired`,
+      );
+    }
+    try {
+      return { testSet: x!.testSet, diffs: pairDifferences(x!.values, b!.values) };
+    } catch (e) {
+      throw new Error(
+        `cells ${pairs[i].model.id} and ${pairs[i].base.id}: ${(e as Error).message}`,
+      );
+    }
+  });
+  const metrics = (Object.keys(METRICS) as MetricName[]).filter((m) =>
+    input.every((p) => m in p.diffs)
+  );
+  if (!metrics.length) return undefined;
+  try {
+    return pairedBootstrap(input, metrics);
+  } catch (e) {
+    const ids = pairs.map((p) => `${p.model.id}/${p.base.id}`).join(", ");
+    throw new Error(`cells ${ids}: ${(e as Error).message}`);
+  }
 }
 
 function settingSummary(
   spec: ExperimentSpec,
   cells: Cell[],
   values: Map<string, Record<MetricName, number>>,
+  outcomes: Map<string, CellOutcomes>,
   size: number,
   augment: string,
 ): SettingSummary {
@@ -238,13 +369,23 @@ function settingSummary(
     // Pairs: the same seed trained both models on the same subset and augmentation.
     const pairs = mine.flatMap((c) => {
       const b = here.find((x) => x.model === "baseline" && x.seed === c.seed);
-      return b && values.has(b.id) ? [[values.get(c.id)!, values.get(b.id)!]] : [];
+      return b && values.has(b.id) ? [{ model: c, base: b }] : [];
     });
     if (!pairs.length) continue;
-    differences[model] = Object.fromEntries(names.map((m) => {
-      const d = pairs.map(([x, b]) => x[m] - b[m]);
-      const s = summarize(d);
-      return [m, { mean: s.mean, ci95: s.ci95, n: s.n, values: d }];
+    const boot = bootstrapPairs(pairs, outcomes);
+    differences[model] = Object.fromEntries(names.map((m): [string, Difference] => {
+      const d = pairs.map((p) => values.get(p.model.id)![m] - values.get(p.base.id)![m]);
+      const t = summarize(d);
+      const b = boot?.metrics[m];
+      return [m, {
+        mean: t.mean,
+        ci95: b ? b.ci95 : t.ci95,
+        n: t.n,
+        values: d,
+        tInterval: t.ci95,
+        images: b ? boot!.images[m] : null,
+        method: b ? bootstrapMethod(boot!.design, boot!.replicates) : T_INTERVAL_METHOD,
+      }];
     }));
   }
   return { size, augment, metrics, differences };
@@ -264,13 +405,13 @@ export async function aggregate(
   cells: Cell[],
   out: string,
 ): Promise<ExperimentSummary> {
-  const { values, missing, provenance } = await readCells(out, cells);
+  const { values, outcomes, missing, provenance } = await readCells(out, cells);
   if (!values.size) {
     throw new Error(`${out}: no finished cell (no <cell>/done.json) to aggregate`);
   }
   const sizes = gridSizes(spec);
   const settings = spec.augmentations.flatMap((augment) =>
-    sizes.map((size) => settingSummary(spec, cells, values, size, augment))
+    sizes.map((size) => settingSummary(spec, cells, values, outcomes, size, augment))
   );
   // validateSpec keeps sizes all counts or all fractions, so they sort as numbers.
   const bySize = [...sizes].sort((a, b) => a - b);
@@ -309,8 +450,10 @@ export async function aggregate(
         augment: main.augment,
         difference: d?.mean ?? null,
         ci95: d?.ci95 ?? null,
+        tInterval: d?.tInterval ?? null,
+        method: d?.method ?? null,
         n: d?.n ?? 0,
-        verdict: verdict(d?.ci95 ?? null),
+        verdict: verdict(d?.ci95 ?? null, d?.n ?? 0),
       });
     }
   }
@@ -338,6 +481,44 @@ const pts = (v: number | null | undefined) =>
 const ci = (c: [number, number] | null, f: (v: number) => string) =>
   c ? `[${f(c[0])}, ${f(c[1])}]` : "n < 2";
 
+/**
+ * The sentence saying how the differences' intervals were computed, from their `method`s (so
+ * a partly re-evaluated study says which intervals are which).
+ */
+function intervalSentence(s: ExperimentSummary): string {
+  const counts = new Map<string, number>();
+  for (const setting of s.settings) {
+    for (const d of Object.values(setting.differences)) {
+      for (const m of Object.values(d)) counts.set(m.method, (counts.get(m.method) ?? 0) + 1);
+    }
+  }
+  if (!counts.size) return "";
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const each = [...counts].map(([method, n]) =>
+    counts.size === 1 ? `a ${method}` : `a ${method} for ${n} of ${total}`
+  ).join(", ");
+  const methods = [...counts.keys()];
+  const designs = {
+    crossed:
+      "crossed: one draw of images shared by every seed, as all cells measured the same test set",
+    nested: "nested: independent draws per seed, as the cells' test sets differ",
+  };
+  const used = (Object.keys(designs) as Design[]).filter((d) =>
+    methods.includes(bootstrapMethod(d))
+  );
+  const boot = used.length
+    ? ` The bootstrap resamples the seed pairs and, within them, the test images (paired: the same images for model and baseline; ${
+      used.map((d) => designs[d]).join("; ")
+    }) and takes the 2.5% and 97.5% percentiles; the t-interval over seed pairs is shown beside it.`
+    : "";
+  const t = !methods.includes(T_INTERVAL_METHOD)
+    ? ""
+    : used.length
+    ? ` The ${T_INTERVAL_METHOD} is used where a cell has no per-image outcomes (eval/${OUTCOMES_FILE}).`
+    : ` No cell has per-image outcomes (eval/${OUTCOMES_FILE}), so there is no bootstrap over test images.`;
+  return ` Their 95% intervals come from ${each}.${boot}${t}`;
+}
+
 function provenanceLine(p: SummaryProvenance | undefined): string {
   if (!p?.backends.length) return "";
   const onednn = p.onednn.map((v) => v ? `oneDNN ${v}` : "no oneDNN").join(" / ");
@@ -348,23 +529,28 @@ function provenanceLine(p: SummaryProvenance | undefined): string {
 
 /** The Markdown summary: claims table, then metrics and differences of every setting. */
 export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string {
+  const provenance = provenanceLine(s.provenance);
   const lines = [
     `# Experiment ${s.name} (${s.dataset})`,
     "",
     `${s.cells.done} of ${s.cells.total} cells finished${
       s.cells.missing.length ? ` (missing: ${s.cells.missing.join(", ")})` : ""
-    }. ${
-      provenanceLine(s.provenance)
-    } Means over seeds with 95% t-intervals; differences are paired by seed (same training subset and augmentation) against baseline, in percentage points. A claim *holds* when its whole interval is above 0, *does not hold* when below, and is *inconclusive* when it contains 0 or n < 2.`,
+    }.${
+      provenance ? ` ${provenance}` : ""
+    } Means over seeds with 95% t-intervals; differences are paired by seed (same training subset and augmentation) against baseline, in percentage points.${
+      intervalSentence(s)
+    } A claim *holds* when its whole 95% CI is above 0, *does not hold* when below, and is *inconclusive* when it contains 0 or n < 2 seed pairs.`,
     "",
     "## Claims",
     "",
-    "| claim | model | metric | setting | difference (pts) | 95% CI | n | verdict |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| claim | model | metric | setting | difference (pts) | 95% CI | t-interval | method | n | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...s.claims.map((c) =>
       `| ${c.claim} | ${c.model} | ${c.metric} | ${sizeLabel(c.size)} ${c.augment} | ${
         pts(c.difference)
-      } | ${ci(c.ci95, pts)} | ${c.n} | ${c.verdict} |`
+      } | ${ci(c.ci95, pts)} | ${ci(c.tInterval, pts)} | ${
+        c.method ?? "–"
+      } | ${c.n} | ${c.verdict} |`
     ),
   ];
   for (const setting of s.settings) {
@@ -387,13 +573,14 @@ export function summaryMarkdown(s: ExperimentSummary, figures: string[]): string
       );
     }
     for (const [model, d] of Object.entries(setting.differences)) {
+      const methods = [...new Set(Object.values(d).map((x) => x.method))];
       lines.push(
         "",
         `${model} − baseline: ${
           (Object.keys(METRICS) as MetricName[]).map((m) =>
             `${m} ${pts(d[m].mean)} ${ci(d[m].ci95, pts)}`
           ).join("; ")
-        } (n = ${Object.values(d)[0].n} seed pairs).`,
+        } (n = ${Object.values(d)[0].n} seed pairs; ${methods.join(" / ")}).`,
       );
     }
   }

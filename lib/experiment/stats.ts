@@ -44,10 +44,18 @@ export type Verdict = "holds" | "does not hold" | "inconclusive";
 
 /**
  * "holds" when the whole 95% interval is above 0, "does not hold" when it is below 0, and
- * "inconclusive" when it contains 0 or there is no interval (fewer than two pairs).
+ * "inconclusive" when it contains 0, when there is no interval, or when it rests on fewer than
+ * two seed pairs (`pairs`; an interval over one pair's test images alone leaves the
+ * training-seed variance unmeasured).
+ *
+ * @example
+ * ```ts
+ * verdict([0.01, 0.05], 3); // "holds"
+ * verdict([0.01, 0.05], 1); // "inconclusive"
+ * ```
  */
-export function verdict(ci95: [number, number] | null): Verdict {
-  if (!ci95) return "inconclusive";
+export function verdict(ci95: [number, number] | null, pairs = Infinity): Verdict {
+  if (!ci95 || pairs < 2) return "inconclusive";
   if (ci95[0] > 0) return "holds";
   if (ci95[1] < 0) return "does not hold";
   return "inconclusive";
