@@ -1,7 +1,9 @@
 /**
  * The README's claims table, generated from committed study summaries (never typed by hand):
  * one row per claim, one column per dataset, for each model against the baseline, with the
- * paired difference, its 95% interval and the verdict computed from it by the aggregator.
+ * paired difference, its 95% interval (the aggregator's: a paired bootstrap over seeds × test
+ * images where every cell has per-image outcomes), the t-interval over seed pairs beside it, and
+ * the verdict the aggregator computed from the first.
  *
  *   deno run -A bench/study_table.ts docs/results/study/synthetic docs/results/study/fashion-mnist
  *
@@ -14,6 +16,8 @@ interface Claim {
   size: number;
   difference: number;
   ci95: [number, number];
+  tInterval?: [number, number] | null;
+  method?: string;
   n: number;
   verdict: string;
 }
@@ -28,11 +32,12 @@ const studies = await Promise.all(dirs.map(async (dir) => {
   return { dir, dataset: s.dataset as string, claims: s.claims as Claim[] };
 }));
 const pts = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+const interval = (c: [number, number]) => `[${pts(c[0])}, ${pts(c[1])}]`;
 const cell = (c?: Claim) =>
   c
-    ? `${pts(c.difference)} [${pts(c.ci95[0])}, ${
-      pts(c.ci95[1])
-    }] n=${c.n}, size ${c.size}: **${c.verdict}**`
+    ? `${pts(c.difference)} ${interval(c.ci95)}${
+      c.tInterval ? ` (t ${interval(c.tInterval)})` : ""
+    } n=${c.n}, size ${c.size}: **${c.verdict}**`
     : "—";
 const models = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.model)))];
 const claims = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.claim)))];
@@ -50,5 +55,9 @@ for (const model of models) {
     lines.push(`| ${claim} | ${metric} | ${found.map(cell).join(" | ")} |`);
   }
   lines.push("");
+}
+for (const s of studies) {
+  const methods = [...new Set(s.claims.map((c) => c.method).filter((m) => m))];
+  if (methods.length) lines.push(`${s.dataset}: intervals by ${methods.join("; ")}.`, "");
 }
 console.log(lines.join("\n"));

@@ -74,6 +74,14 @@ Deno.test("eval --sweep / --dataset / --backend: inherited names exit 2 with one
   }
 });
 
+Deno.test("eval --pgd-steps / --pgd-restarts: a bad count exits 2 with one line naming the bound", async () => {
+  for (const [flag, value] of [["pgd-restarts", "0"], ["pgd-steps", "2.5"], ["pgd-steps", "x"]]) {
+    const { code, stderr } = await run("scripts/eval.ts", [`--${flag}=${value}`]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, new RegExp(`--${flag}: expected an integer ≥ 1, got "${value}"`));
+  }
+});
+
 Deno.test("serve --backend: an inherited name exits 2 with one line", async () => {
   const { code, stderr } = await run("scripts/serve.ts", ["--backend", "toString"]);
   assert.equal(code, 2, stderr);
