@@ -3,12 +3,16 @@
  * one row per claim, one column per dataset, for each model against the baseline, with the
  * paired difference, its 95% interval (the aggregator's: a paired bootstrap over seeds × test
  * images where every cell has per-image outcomes), the t-interval over seed pairs beside it, and
- * the verdict the aggregator computed from the first.
+ * the verdict the aggregator computed from the first — and, where the t-interval would give
+ * another verdict, that one too (computed by the same `verdict`), since with three seeds the
+ * bootstrap's seed level is coarse (README "Reading the summary").
  *
  *   deno run -A bench/study_table.ts docs/results/study/synthetic docs/results/study/fashion-mnist
  *
  * @module
  */
+import { verdict } from "../lib/experiment/stats.ts";
+
 interface Claim {
   claim: string;
   model: string;
@@ -33,11 +37,16 @@ const studies = await Promise.all(dirs.map(async (dir) => {
 }));
 const pts = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
 const interval = (c: [number, number]) => `[${pts(c[0])}, ${pts(c[1])}]`;
+const tVerdict = (c: Claim) => {
+  if (!c.tInterval) return "";
+  const t = verdict(c.tInterval, c.n);
+  return t === c.verdict ? "" : ` (t: ${t})`;
+};
 const cell = (c?: Claim) =>
   c
     ? `${pts(c.difference)} ${interval(c.ci95)}${
       c.tInterval ? ` (t ${interval(c.tInterval)})` : ""
-    } n=${c.n}, size ${c.size}: **${c.verdict}**`
+    } n=${c.n}, size ${c.size}: **${c.verdict}**${tVerdict(c)}`
     : "—";
 const models = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.model)))];
 const claims = [...new Set(studies.flatMap((s) => s.claims.map((c) => c.claim)))];
