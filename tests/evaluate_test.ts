@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { fgsm, inputGradient, lossOf, pgd, pgdWorstCase } from "../lib/eval/attacks.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
-import { EVAL_SEED } from "../lib/eval/measures.ts";
+import { EVAL_SEED, SWEEPS } from "../lib/eval/measures.ts";
 import {
   decodeBits,
   decodeScores,
@@ -225,5 +225,22 @@ Deno.test("PGD's sanity rows fall to 0 at ε = 255/255, and the report says so",
     assert.equal(r.fallsToZero, true, name);
     assert.ok(r.pgd.at(-1)!.acc <= r.attackedClean + 1e-9, name);
     assert.deepEqual(r.attack, { pgdSteps: 5, pgdRestarts: 2 }, name);
+  }
+});
+
+Deno.test("a sanity row is the worst case over every PGD run at ε' ≤ ε, image by image", async () => {
+  for (const sweep of Object.values(SWEEPS)) {
+    const all = [...sweep.eps, ...sweep.pgdSanity];
+    assert.deepEqual(all, [...all].sort((a, b) => a - b));
+  }
+  const { outcomes } = await evaluatedAtBatch20();
+  for (const [name, o] of Object.entries(outcomes.models)) {
+    const bits = (key: string) => decodeBits(o.bits[key], 8, key);
+    const below32 = [bits("pgd:2"), bits("pgd:8")];
+    const s32 = bits("pgdSanity:32"), s255 = bits("pgdSanity:255");
+    for (let i = 0; i < 8; i++) {
+      assert.ok(s32[i] <= (below32[0][i] & below32[1][i]), `${name} image ${i}`);
+      assert.ok(s255[i] <= s32[i], `${name} image ${i}`);
+    }
   }
 });

@@ -59,7 +59,8 @@ export const PGD_RESTARTS = 2;
 /**
  * What each sweep covers. `eps` are the attack strengths reported (in /255); `pgdSanity` are
  * larger ones whose only purpose is to show the attack works: PGD's accuracy must fall to 0 as ε
- * grows towards 255/255 (the whole [0, 1] box), or its gradients are masked.
+ * grows towards 255/255 (the whole [0, 1] box), or its gradients are masked. Both lists go up,
+ * and every sanity ε is above every `eps` (a sanity row is the worst case over all runs at ε' ≤ ε).
  */
 export const SWEEPS = {
   full: {
@@ -133,7 +134,7 @@ export const DEFINITIONS: Record<string, string> = {
   pgd:
     "white-box PGD, L∞, ε in /255: uniform random start in the ε-ball, `steps` signed-gradient steps of α = 2.5·ε/steps, projected on the ε-ball and [0, 1]; the worst case over `restarts` independent starts per image (an image counts as robust only if no start fooled the model)",
   pgdSanity:
-    "the same PGD at large ε up to 255/255 (the whole [0, 1] box): accuracy must fall to 0, else the attack's gradients are masked and the PGD numbers above overstate robustness",
+    "the same PGD at large ε up to 255/255 (the whole [0, 1] box), each row the worst case over every PGD run at ε' ≤ ε (an example inside a smaller ball is inside the larger one; at ε near 255 the step 2.5·ε/steps is half the pixel range or more, so a single run can do worse than a smaller ε's): accuracy must fall to 0, else the attack's gradients are masked and the PGD numbers above overstate robustness",
   attackedClean:
     "clean top-1 accuracy of the attacked images (the first `advImages` test images), the number the attacked accuracies should be read against",
   transfer:
