@@ -74,6 +74,10 @@ best test accuracy).
   --workers N          split each batch across N pure-wasm worker threads (data-parallel, batch
                        norm per worker slice; for machines without the native oneDNN path,
                        which is faster and already uses every core); 0 = off (default)
+  --micro-batch N      compute each batch's gradients N images at a time and accumulate them
+                       (one optimizer step per batch at an N-image peak memory, for models
+                       whose step does not fit at --batch-size; batch norm then normalises
+                       each chunk on its own); 0 = off (default)
   --quick              a one-minute demonstration: synthetic data, 2,000 images, 2 epochs
   --help               this text
 
@@ -108,6 +112,7 @@ export function parseTrainArgs(args: string[]) {
     "val-fraction": { type: "string" },
     "eval-limit": { type: "string" },
     workers: { type: "string" },
+    "micro-batch": { type: "string" },
     quick: { type: "boolean" },
     help: { type: "boolean" },
   });
@@ -136,6 +141,7 @@ export function parseTrainArgs(args: string[]) {
     ),
     evalLimit: numberFlag("eval-limit", values["eval-limit"], quick ? 500 : D.evalLimit),
     workers: numberFlag("workers", values.workers, D.workers),
+    microBatch: numberFlag("micro-batch", values["micro-batch"], D.microBatch),
   };
   const parsed = TrainOptionsSchema.safeParse(raw);
   if (!parsed.success) throw optionsError(parsed.error, raw);
@@ -146,6 +152,11 @@ export function parseTrainArgs(args: string[]) {
     quick ? "synthetic" : "auto",
   );
   const backend = choiceFlag("backend", values.backend, BACKEND_NAMES, "auto");
+  if (raw.workers > 0 && raw.microBatch > 0) {
+    throw new UsageError(
+      "--micro-batch: the workers already split each batch; use one of --workers and --micro-batch",
+    );
+  }
   if (raw.workers > 0 && !["auto", "wasm"].includes(backend)) {
     throw new UsageError(
       `--workers: the workers run pure wasm; it cannot be combined with --backend ${backend}`,

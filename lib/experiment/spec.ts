@@ -70,6 +70,11 @@ export const ExperimentSpecSchema = z.object({
    */
   epochsFor: z.record(z.string(), z.number().int().min(1).max(10_000)).optional(),
   batchSize: z.number().int().min(1).max(4096).default(64),
+  /**
+   * Per grid model: images per gradient chunk (train's --micro-batch), for a model whose step
+   * does not fit in memory at `batchSize`; the optimizer still steps once per batch.
+   */
+  microBatchFor: z.record(z.string(), z.number().int().min(1).max(4096)).optional(),
   optimizer: z.enum(["sgd", "adam"]).default("adam"),
   lr: z.number().positive().max(10).default(0.002),
   momentum: z.number().min(0).max(0.999).default(0.9),
@@ -186,6 +191,11 @@ export function gridSizes(spec: ExperimentSpec): number[] {
   return all.filter((s, i) => all.indexOf(s) === i);
 }
 
+/** A cell's gradient chunk (train's --micro-batch): its model's `microBatchFor`, else 0 (off). */
+export function cellMicroBatch(spec: ExperimentSpec, cell: Pick<Cell, "model">): number {
+  return spec.microBatchFor?.[cell.model] ?? 0;
+}
+
 /** The epochs a cell trains: `epochsFor` at its size, else `epochs`. */
 export function cellEpochs(spec: ExperimentSpec, cell: Pick<Cell, "size">): number {
   const own = Object.entries(spec.epochsFor ?? {}).find(([k]) => Number(k) === cell.size);
@@ -233,6 +243,13 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
       );
     }
   });
+  for (const model of Object.keys(spec.microBatchFor ?? {})) {
+    if (!spec.models.includes(model)) {
+      throw new SpecError(
+        `${source}: microBatchFor.${model}: not one of models (${spec.models.join(", ")})`,
+      );
+    }
+  }
   for (const [model, sizes] of Object.entries(spec.sizesFor ?? {})) {
     if (!spec.models.includes(model)) {
       throw new SpecError(

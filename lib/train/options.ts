@@ -56,6 +56,8 @@ export const TRAIN_DEFAULTS = {
   evalLimit: 2000,
   /** Pure-wasm data-parallel worker threads (data_parallel.ts); 0 = one process. */
   workers: 0,
+  /** Images per gradient chunk, accumulated to the batch (step.ts MicroBatches); 0 = off. */
+  microBatch: 0,
 };
 
 /** A name that must be an own key of `table` (never an inherited one such as "toString"). */
@@ -88,6 +90,7 @@ export const TrainOptionsSchema = z.object({
   valFraction: z.number().min(0).max(0.5).default(0),
   evalLimit: z.number().int().min(0),
   workers: z.number().int().min(0).max(256),
+  microBatch: z.number().int().min(0).max(4096).default(0),
 });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 

@@ -34,7 +34,7 @@ import {
   type TrainOptions,
 } from "./options.ts";
 import { learningRate, makeOptimizer, setLearningRate } from "./schedule.ts";
-import { trainStep } from "./step.ts";
+import { MicroBatches, trainStep } from "./step.ts";
 
 /** Thrown when training cannot go on (NaN loss, bad resume state). */
 export class TrainingError extends Error {
@@ -147,10 +147,18 @@ export async function trainModel(
   const augment = AUGMENTATIONS[options.augment];
   const numClasses = dataset.classNames.length;
   // --workers: gradients from pure-wasm worker threads (the model here stays the source of truth).
-  const parallel = options.workers > 0
+  const chunked = options.microBatch > 0 && options.microBatch < options.batchSize;
+  const workers = options.workers > 0
     ? await DataParallel.create(run.config, options.workers)
     : undefined;
-  if (parallel) log(`${name}: gradients from ${options.workers} pure-wasm data-parallel workers`);
+  const parallel = workers ?? (chunked ? new MicroBatches(options.microBatch) : undefined);
+  if (options.workers > 0) {
+    log(`${name}: gradients from ${options.workers} pure-wasm data-parallel workers`);
+  } else if (chunked) {
+    log(
+      `${name}: gradients of each batch of ${options.batchSize} accumulated over chunks of ${options.microBatch} (--micro-batch; batch norm per chunk)`,
+    );
+  }
   try {
     for (let epoch = run.state.epoch; epoch < options.epochs; epoch++) {
       const skip = epoch === run.state.epoch ? run.state.batch : 0;
@@ -251,7 +259,7 @@ export async function trainModel(
       }
     }
   } finally {
-    parallel?.close();
+    workers?.close();
   }
   optimizer.dispose();
   return result;
