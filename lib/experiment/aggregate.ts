@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { type Outcomes, OUTCOMES_FILE, validateOutcomes } from "../eval/outcomes.ts";
+import { type Outcomes, OUTCOMES_FILE, readOutcomes } from "../eval/outcomes.ts";
 import { renderSvg, writeFigure } from "../eval/plots.ts";
 import {
   BOOTSTRAP_REPLICATES,
@@ -209,23 +209,6 @@ export interface CellOutcomes {
 /** Largest |per-image mean − report value| accepted (float32 scores round at ~1e-7). */
 const OUTCOMES_TOLERANCE = 1e-6;
 
-async function readOutcomes(path: string): Promise<Outcomes | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`${path}: cannot read the cell's outcomes (${(e as Error).message})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
-  }
-  return validateOutcomes(raw, path);
-}
-
 /**
  * The metrics of every done cell (cells without a done marker are listed as missing), and its
  * per-image values where its eval wrote outcomes.json; a `+tta` cell is read from the report
@@ -281,7 +264,7 @@ export async function readCells(
     values.set(cell.id, metrics);
     // A base cell's outcomes serve its +tta cells too: read each file once.
     const oPath = `${paths.evalDir}/${OUTCOMES_FILE}`;
-    if (!files.has(oPath)) files.set(oPath, readOutcomes(oPath));
+    if (!files.has(oPath)) files.set(oPath, readOutcomes(paths.evalDir));
     const o = await files.get(oPath)!;
     if (o) {
       const per = perImageMetrics(o, name, oPath);
