@@ -40,10 +40,12 @@ its own epochs (lib/experiment/spec.ts; docs/results/study/*.yaml).
                                       (sbatch --array); ARGS go to sbatch, e.g.
                                       "--partition=gpu --time=2:00:00 -c 8 --gres=gpu:1"
   status DIR                          each cell's state (markers, and squeue/sacct for Slurm)
-  aggregate DIR                       DIR/summary.json, summary.md and SVG figures: mean, std
-                                      and 95% t-interval over seeds, paired differences
-                                      against baseline, the data-efficiency curve and the
-                                      paper's claims with computed verdicts
+  aggregate DIR                       DIR/summary.json, summary.md and SVG + PNG figures:
+                                      mean, std and 95% t-interval over seeds; differences
+                                      against baseline with a 95% paired bootstrap over seeds
+                                      × test images (from eval's outcomes.json); the
+                                      data-efficiency curve; the paper's claims with computed
+                                      verdicts
   cell DIR --index I                  run one cell (what each Slurm array task runs)
   --help                              this text`;
 
