@@ -70,7 +70,7 @@ export {
 export type { Dataset, Split } from "./lib/data/mod.ts";
 export { TRAIN_DEFAULTS } from "./lib/train/options.ts";
 export { TrainingError, trainModel } from "./lib/train/train.ts";
-export { trainStep } from "./lib/train/step.ts";
+export { MicroBatches, trainStep } from "./lib/train/step.ts";
 export { DataParallel, DataParallelError } from "./lib/train/data_parallel.ts";
 export type { ParallelGradients } from "./lib/train/data_parallel.ts";
 export type { TrainOptions } from "./lib/train/options.ts";
@@ -88,9 +88,15 @@ export {
   zoom,
 } from "./lib/transforms.ts";
 export { invarianceScore, jsdBits } from "./lib/eval/invariance.ts";
-export { fgsm, pgd } from "./lib/eval/attacks.ts";
+export { fgsm, pgd, pgdWorstCase } from "./lib/eval/attacks.ts";
 export { evaluate } from "./lib/eval/evaluate.ts";
-export { SWEEPS } from "./lib/eval/measures.ts";
+export type { Evaluation, ModelEval } from "./lib/eval/evaluate.ts";
+export { EVAL_SEED, imageSeeds, PGD_RESTARTS, SWEEPS } from "./lib/eval/measures.ts";
+export { decodeBits, decodeScores, readOutcomes } from "./lib/eval/outcomes.ts";
+export type { Outcomes } from "./lib/eval/outcomes.ts";
+export { aggregate, compareSummary } from "./lib/experiment/aggregate.ts";
+export { pairedBootstrap } from "./lib/experiment/bootstrap.ts";
+export { expandCells, readSpec, validateSpec } from "./lib/experiment/spec.ts";
 export { decodeImage, ImageError } from "./lib/image/decode.ts";
 export { classifyImage } from "./lib/serve/classify.ts";
 export { createApp, createState } from "./routes/app.ts";
