@@ -24,7 +24,7 @@ import * as tf from "@tensorflow/tfjs";
 import { hermiteBasis, p4FilterBank, SCALE_DEFAULTS, type ScaleBasis } from "./group.ts";
 import { ConvBase } from "./conv_base.ts";
 import { padArg } from "./conv_geometry.ts";
-import { type ScaleConvArgs, scaleFields, scaleKernels } from "./scale_lift_conv.ts";
+import { type ScaleConvArgs, scaleFields, scaleKernelsByScale } from "./scale_lift_conv.ts";
 
 /** Config of {@linkcode ScaleConv2D}. */
 export interface ScaleConv2DArgs extends ScaleConvArgs {
@@ -79,19 +79,31 @@ export class ScaleConv2D extends ConvBase {
 
   /**
    * All kernels as one conv2d bank [k, k, W·Cin·R, S·Cout·R]: rows (j·Cin + c)·R + s (window
-   * offset j), columns (i·Cout + o)·R + r (output scale i). Output scale i uses the column
-   * block i and the rows of the window offsets that exist.
+   * offset j), columns (i·Cout + o)·R + r (output scale i): the blocks of
+   * {@linkcode scaleBanks} side by side. Output scale i uses the column block i and the rows of
+   * the window offsets that exist.
    */
   protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
+    return tf.tidy(() => tf.concat(this.scaleBanks(kernel), 3) as tf.Tensor4D);
+  }
+
+  /**
+   * Output scale i's kernels [k, k, W·Cin·R, Cout·R] for i = 0 … S − 1, each its own basis
+   * matmul reshaped in place (its rows are already (ky, kx, j, c[, s]) and its columns
+   * (o[, r])), turned into a P4 bank by one gather per scale when R = 4. Building the whole
+   * [k, k, rows, S·Cout] bank and splitting it again cost two transposes of it (and of their
+   * gradients) per layer.
+   */
+  private scaleBanks(kernel: tf.Tensor): tf.Tensor4D[] {
     const k = this.kernelSize;
-    const s = this.sigmas.length;
-    const r = this.rotations;
     const cout = this.filters;
     const rows = kernel.size / (this.basis.size * cout); // W·Cin·R
-    const kappa = scaleKernels(this.basis, kernel).reshape([s, k * k * rows, cout])
-      .transpose([1, 0, 2]); // [k·k·W·Cin·R, S, Cout]
-    if (r === 1) return kappa.reshape([k, k, rows, s * cout]) as tf.Tensor4D;
-    return p4FilterBank(kappa.reshape([k, k, rows / 4, 4, s * cout]) as tf.Tensor5D);
+    // Per scale [k·k, W·Cin·R·Cout]: reshaped in place, no copy.
+    return scaleKernelsByScale(this.basis, kernel).map((ki) =>
+      this.rotations === 1
+        ? ki.reshape([k, k, rows, cout]) as tf.Tensor4D
+        : p4FilterBank(ki.reshape([k, k, rows / 4, 4, cout]) as tf.Tensor5D)
+    );
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -103,7 +115,7 @@ export class ScaleConv2D extends ConvBase {
       const cin = channels / (s * r);
       const cout = this.filters;
       const k = this.kernelSize;
-      const bank = this.filterBank(this.kernel.read());
+      const banks = this.scaleBanks(this.kernel.read());
       // Scale-major, [S, N·H·W·Cin·R] by one transpose, so that each scale is a contiguous
       // block: slices on inner axes and a concat of the outputs on one (the first version) ran
       // as element loops on wasm, 40% of a training step of the scale model
@@ -114,9 +126,7 @@ export class ScaleConv2D extends ConvBase {
         n * h * w * cin * r,
       ]);
       const scales = tf.split(xs, s, 0);
-      // The bank's column blocks likewise: [S, k·k·W·Cin·R, Cout·R], one block per scale.
-      const rows = bank.shape[2];
-      const banks = tf.split(bank.reshape([k * k * rows, s, cout * r]).transpose([1, 0, 2]), s, 0);
+      const rows = banks[0].shape[2];
       const pad = padArg(this.padding, k);
       const outputs: tf.Tensor[] = [];
       for (let i = 0; i < s; i++) {
@@ -126,7 +136,7 @@ export class ScaleConv2D extends ConvBase {
           ? scales[i]
           : tf.concat(scales.slice(i, i + span), 0).reshape([span, n * h * w, cin * r])
             .transpose([1, 0, 2]);
-        let bi = banks[i].reshape([k, k, rows, cout * r]);
+        let bi = banks[i];
         // Rows of window offsets past the top scale (span < W) are not read.
         if (span * cin * r < rows) bi = bi.slice([0, 0, 0, 0], [k, k, span * cin * r, cout * r]);
         const conv = tf.conv2d(

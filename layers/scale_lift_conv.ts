@@ -58,6 +58,20 @@ export function scaleKernels(basis: ScaleBasis, coefficients: tf.Tensor): tf.Ten
 }
 
 /**
+ * κ_i = basis_i × coefficients for each scale i as its own [k·k, rest] matmul: the same numbers
+ * as {@linkcode scaleKernels} without its [S, k·k, rest] product, whose split into scales (and
+ * the concat of its gradient) a large layer cannot afford.
+ */
+export function scaleKernelsByScale(basis: ScaleBasis, coefficients: tf.Tensor): tf.Tensor2D[] {
+  const { data, size: f, kernelSize: k, sigmas } = basis;
+  const c = coefficients.reshape([f, -1]);
+  return sigmas.map((_, i) =>
+    tf.tensor2d(data.subarray(i * f * k * k, (i + 1) * f * k * k), [f, k * k]).transpose()
+      .matMul(c) as tf.Tensor2D
+  );
+}
+
+/**
  * @example
  * ```ts
  * const lift = new ScaleLiftConv2D({ filters: 4 }); // 3 scales by default
