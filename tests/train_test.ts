@@ -227,3 +227,19 @@ Deno.test("Ctrl-C during `deno task train` saves a resumable checkpoint and exit
   assert.ok(meta.training, "resume state saved");
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("trainModel --micro-batch: says so, trains (loss falls), leaks nothing, records the option", async () => {
+  const out = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const opts = options(out, { microBatch: 3 });
+  const r = await trainModel("baseline", dataset, opts, context, {
+    log: (l) => lines.push(l),
+    progress: false,
+  });
+  assert.ok(lines.some((l) => /accumulated over chunks of 3/.test(l)), lines.join("\n"));
+  assert.ok((r.epochs[1].trainLoss as number) < (r.epochs[0].trainLoss as number));
+  assert.equal(new Set(r.tensorsAfterEpoch).size, 1, `${r.tensorsAfterEpoch}`);
+  const { meta } = await loadCheckpoint(`${out}/baseline`);
+  assert.equal((meta.training as { options: TrainOptions }).options.microBatch, 3);
+  await Deno.remove(out, { recursive: true });
+});

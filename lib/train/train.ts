@@ -34,7 +34,7 @@ import {
   type TrainOptions,
 } from "./options.ts";
 import { learningRate, makeOptimizer, setLearningRate } from "./schedule.ts";
-import { MicroBatches, trainStep } from "./step.ts";
+import { type GradientSource, MicroBatches, trainStep } from "./step.ts";
 
 /** Thrown when training cannot go on (NaN loss, bad resume state). */
 export class TrainingError extends Error {
@@ -98,6 +98,31 @@ const FRESH: ResumeState = {
 };
 
 /**
+ * Where a step's gradients come from, said in the log: pure-wasm worker threads (--workers;
+ * the model here stays the source of truth), chunks of the batch (--micro-batch), or, with
+ * neither, the step itself (undefined). `workers` is what must be closed afterwards.
+ */
+async function gradientSource(
+  name: string,
+  config: ModelConfig,
+  options: TrainOptions,
+  log: (line: string) => void,
+): Promise<{ parallel?: GradientSource; workers?: DataParallel }> {
+  if (options.workers > 0) {
+    log(`${name}: gradients from ${options.workers} pure-wasm data-parallel workers`);
+    const workers = await DataParallel.create(config, options.workers);
+    return { parallel: workers, workers };
+  }
+  if (options.microBatch > 0 && options.microBatch < options.batchSize) {
+    log(
+      `${name}: gradients of each batch of ${options.batchSize} accumulated over chunks of ${options.microBatch} (--micro-batch; batch norm per chunk)`,
+    );
+    return { parallel: new MicroBatches(options.microBatch) };
+  }
+  return {};
+}
+
+/**
  * Trains one model on a dataset. Resumable: `options.resume` continues from
  * `<out>/<model>/` with optimizer state and the position inside the epoch, producing the same
  * curve as an uninterrupted run with the same seed.
@@ -146,19 +171,7 @@ export async function trainModel(
   const progressAt = (epoch: number, index: number) => (epoch * steps + index) / totalSteps;
   const augment = AUGMENTATIONS[options.augment];
   const numClasses = dataset.classNames.length;
-  // --workers: gradients from pure-wasm worker threads (the model here stays the source of truth).
-  const chunked = options.microBatch > 0 && options.microBatch < options.batchSize;
-  const workers = options.workers > 0
-    ? await DataParallel.create(run.config, options.workers)
-    : undefined;
-  const parallel = workers ?? (chunked ? new MicroBatches(options.microBatch) : undefined);
-  if (options.workers > 0) {
-    log(`${name}: gradients from ${options.workers} pure-wasm data-parallel workers`);
-  } else if (chunked) {
-    log(
-      `${name}: gradients of each batch of ${options.batchSize} accumulated over chunks of ${options.microBatch} (--micro-batch; batch norm per chunk)`,
-    );
-  }
+  const { parallel, workers } = await gradientSource(name, run.config, options, log);
   try {
     for (let epoch = run.state.epoch; epoch < options.epochs; epoch++) {
       const skip = epoch === run.state.epoch ? run.state.batch : 0;
