@@ -21,23 +21,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { rollLast, rotPlane } from "./group.ts";
-import { checkLevels, pyramidLevel } from "./pyramid_bins.ts";
+import { GroupPyramidPool, type GroupPyramidPoolArgs } from "./group_pyramid_pool.ts";
+import { pyramidLevel } from "./pyramid_bins.ts";
 
-/** Reductions over each orbit of (bin, rotation) pairs. */
-export type OrbitReduce = "max" | "mean" | "max+mean";
+export type { OrbitReduce } from "./group_pyramid_pool.ts";
 
 /** Config of {@linkcode P4SpatialPyramidPool}. */
-export interface P4SpatialPyramidPoolArgs {
-  /** Pyramid levels (default [1, 2, 4]). */
-  levels?: number[];
-  /** Pooling inside each bin (default "max"). */
-  mode?: "max" | "mean";
-  /** Reduction over each orbit (default "max"). */
-  reduce?: OrbitReduce;
-  name?: string;
-  inputShape?: (number | null)[];
-  batchInputShape?: (number | null)[];
-}
+export type P4SpatialPyramidPoolArgs = GroupPyramidPoolArgs;
 
 /**
  * Keeps one bin per orbit of M [N, L, L, C, 4] -> [N, L²·C]. Slices run on rank-4 views
@@ -66,38 +56,19 @@ function orbitRepresentatives(m: tf.Tensor, level: number): tf.Tensor {
  * const v = spp.apply(tf.zeros([2, 8, 8, 16])) as tf.Tensor; // [2, 4 * 21]
  * ```
  */
-export class P4SpatialPyramidPool extends tf.layers.Layer {
+export class P4SpatialPyramidPool extends GroupPyramidPool {
   static className = "P4SpatialPyramidPool";
-  readonly levels: number[];
-  readonly mode: "max" | "mean";
-  readonly reduce: OrbitReduce;
 
   constructor(args: P4SpatialPyramidPoolArgs = {}) {
-    super(args);
-    this.levels = checkLevels(args.levels ?? [1, 2, 4]);
-    this.mode = args.mode ?? "max";
-    this.reduce = args.reduce ?? "max";
-    if (!["max", "mean", "max+mean"].includes(this.reduce)) {
-      throw new RangeError(`reduce must be "max", "mean" or "max+mean", got "${args.reduce}"`);
-    }
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = inputShape as tf.Shape;
-    const c = (shape[3] as number) / 4;
-    const bins = this.levels.reduce((s, l) => s + l * l, 0);
-    return [shape[0], c * bins * (this.reduce === "max+mean" ? 2 : 1)];
+    super(args, 4);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const [n, , , c4] = x.shape;
-      const reductions: ("max" | "mean")[] = this.reduce === "max+mean"
-        ? ["max", "mean"]
-        : [this.reduce];
       const parts: tf.Tensor[] = [];
-      for (const reduction of reductions) {
+      for (const reduction of this.reductions) {
         for (const level of this.levels) {
           const f = pyramidLevel(x, level, this.mode); // [N, L, L, C·4]
           // G_g(b, s) = F(g·b, s + g): turn the bin grid by −g, roll the rotations by −g.
@@ -110,9 +81,5 @@ export class P4SpatialPyramidPool extends tf.layers.Layer {
       }
       return parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), levels: this.levels, mode: this.mode, reduce: this.reduce };
   }
 }

@@ -23,21 +23,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { D4_ORDER, d4Inverse, d4Plane } from "./group.ts";
-import type { OrbitReduce } from "./p4_spatial_pyramid_pool.ts";
-import { checkLevels, pyramidLevel } from "./pyramid_bins.ts";
+import { GroupPyramidPool, type GroupPyramidPoolArgs } from "./group_pyramid_pool.ts";
+import { pyramidLevel } from "./pyramid_bins.ts";
 
 /** Config of {@linkcode P4mSpatialPyramidPool}. */
-export interface P4mSpatialPyramidPoolArgs {
-  /** Pyramid levels (default [1, 2, 4]). */
-  levels?: number[];
-  /** Pooling inside each bin (default "max"). */
-  mode?: "max" | "mean";
-  /** Reduction over each orbit (default "max"). */
-  reduce?: OrbitReduce;
-  name?: string;
-  inputShape?: (number | null)[];
-  batchInputShape?: (number | null)[];
-}
+export type P4mSpatialPyramidPoolArgs = GroupPyramidPoolArgs;
 
 /**
  * @example
@@ -46,27 +36,11 @@ export interface P4mSpatialPyramidPoolArgs {
  * const v = spp.apply(tf.zeros([2, 8, 8, 16])) as tf.Tensor; // [2, 2 * 21]
  * ```
  */
-export class P4mSpatialPyramidPool extends tf.layers.Layer {
+export class P4mSpatialPyramidPool extends GroupPyramidPool {
   static className = "P4mSpatialPyramidPool";
-  readonly levels: number[];
-  readonly mode: "max" | "mean";
-  readonly reduce: OrbitReduce;
 
   constructor(args: P4mSpatialPyramidPoolArgs = {}) {
-    super(args);
-    this.levels = checkLevels(args.levels ?? [1, 2, 4]);
-    this.mode = args.mode ?? "max";
-    this.reduce = args.reduce ?? "max";
-    if (!["max", "mean", "max+mean"].includes(this.reduce)) {
-      throw new RangeError(`reduce must be "max", "mean" or "max+mean", got "${args.reduce}"`);
-    }
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = inputShape as tf.Shape;
-    const c = (shape[3] as number) / 8;
-    const bins = this.levels.reduce((s, l) => s + l * l, 0);
-    return [shape[0], c * bins * (this.reduce === "max+mean" ? 2 : 1)];
+    super(args, D4_ORDER);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -78,10 +52,7 @@ export class P4mSpatialPyramidPool extends tf.layers.Layer {
           `P4mSpatialPyramidPool expects a p4m map with C·8 channels, got ${c8} channels`,
         );
       }
-      const reductions: ("max" | "mean")[] = this.reduce === "max+mean"
-        ? ["max", "mean"]
-        : [this.reduce];
-      // Ordered as the P4 layer: all levels of "max", then all levels of "mean".
+      const reductions = this.reductions;
       const parts = new Map(reductions.map((r) => [r, [] as tf.Tensor[]]));
       for (const level of this.levels) {
         const f = pyramidLevel(x, level, this.mode); // [N, L, L, C·8]
@@ -100,9 +71,5 @@ export class P4mSpatialPyramidPool extends tf.layers.Layer {
       const ordered = reductions.flatMap((r) => parts.get(r)!);
       return ordered.length === 1 ? ordered[0] : tf.concat(ordered, 1);
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), levels: this.levels, mode: this.mode, reduce: this.reduce };
   }
 }
