@@ -31,7 +31,7 @@ import { z } from "zod";
 import denoJson from "../deno.json" with { type: "json" };
 import type { DecodedImage } from "../lib/image/decode.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
-import { classifyBatch, type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
+import { type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
 import { ClassifyQuery, readLimited, transformsOf } from "./classify.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import type { ServerState } from "./state.ts";
@@ -275,10 +275,9 @@ async function infer(c: Context, state: ServerState): Promise<Response> {
     k: 1,
     probabilities: true,
   }));
-  // Exclusive on the queue's one worker: one model call over the request's whole batch.
-  const results = await state.queue.run(() =>
-    classifyBatch(jobs, (_m, requests, n) => state.metrics.observeBatch(requests, n))
-  );
+  // Through the queue's one worker: one model call over the request's whole batch, together
+  // with the requests (JSON or multipart) waiting beside it.
+  const results = await state.queue.classifyJobs(jobs);
   const n = images.length, classes = served.meta.dataset.classNames.length;
   const tensors: Record<string, { shape: number[]; data: number[] }> = {
     probabilities: { shape: [n, classes], data: results.flatMap(([r]) => r.probabilities!) },

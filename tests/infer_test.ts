@@ -301,3 +301,45 @@ Deno.test("infer leaks no tensors, also on errors", async () => {
   }
   assert.equal(tf.memory().numTensors, before);
 });
+
+Deno.test("infer requests waiting beside /classify uploads share their model call, results unchanged", async () => {
+  const s = createState(models, { maxBatchImages: 16 });
+  const a = createApp(s);
+  const shape = [2, 16, 16, 3];
+  const body = { inputs: [{ name: "img", shape, datatype: "FP32", data: Array.from(pixels) }] };
+  const post = (name: string) =>
+    a.request(`/v2/models/${name}/infer`, {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
+  const rgb = Uint8Array.from(pixels.subarray(0, 16 * 16 * 3), (v) => Math.round(v * 255));
+  const png = encodePng({ width: 16, height: 16, data: rgb, channels: 3, depth: 8 });
+  let release!: () => void;
+  const blocker = s.queue.run(() => new Promise<void>((r) => release = r));
+  while (release === undefined) await new Promise((r) => setTimeout(r, 1));
+  const pending = [
+    post("baseline"),
+    post("baseline"),
+    a.request("/classify", { method: "POST", body: multipart(png) }),
+  ];
+  for (let i = 0; s.queue.depth < 4; i++) {
+    if (i > 5000) throw new Error(`queue depth ${s.queue.depth}, expected 4`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  release();
+  await blocker;
+  const [first, second, upload] = await Promise.all(pending);
+  const expected = reference(baseline.model, pixels, shape);
+  for (const res of [first, second]) {
+    assert.equal(res.status, 200);
+    assertClose((await res.json()).outputs[0].data, expected, 1e-5);
+  }
+  // One baseline call: the two infer requests' 2 + 2 images, the upload's original and its
+  // default transforms.
+  const classified = await upload.json();
+  const own = 1 + classified.models.baseline.transforms.length;
+  assert.ok(own > 1);
+  assert.deepEqual(classified.models.baseline.batch, { requests: 5, images: 4 + own });
+  assert.deepEqual(classified.models.symmetric.batch, { requests: 1, images: own });
+});

@@ -60,7 +60,17 @@ type Entry =
     images: number;
     resolve(v: ClassifyResponse): void;
     reject(e: unknown): void;
+  }
+  | {
+    kind: "jobs";
+    jobs: ClassifyJob[];
+    images: number;
+    resolve(v: ModelResult[][]): void;
+    reject(e: unknown): void;
   };
+
+/** The entries the worker batches together. */
+type BatchEntry = Exclude<Entry, { kind: "run" }>;
 
 /**
  * A bounded FIFO in front of the models with one worker. At most `capacity` requests wait;
@@ -112,6 +122,18 @@ export class InferenceQueue {
     });
   }
 
+  /**
+   * Classifies already decoded jobs (e.g. the tensors of an Open Inference Protocol request),
+   * micro-batched like {@linkcode classify} with whatever waits beside them; resolves to
+   * {@linkcode classifyBatch}'s results for these jobs.
+   */
+  classifyJobs(jobs: ClassifyJob[]): Promise<ModelResult[][]> {
+    return new Promise<ModelResult[][]>((resolve, reject) => {
+      const images = jobs.reduce((n, j) => n + 1 + j.transforms.length, 0);
+      this.#push({ kind: "jobs", jobs, images, resolve, reject });
+    });
+  }
+
   #push(entry: Entry): void {
     if (this.#entries.length >= this.capacity) {
       throw new QueueFullError(
@@ -138,12 +160,12 @@ export class InferenceQueue {
           head.reject(e);
         }
       } else {
-        const group = [head];
+        const group: BatchEntry[] = [head];
         let images = head.images;
         while (true) {
           const next = this.#entries[0];
-          if (next?.kind !== "classify" || images + next.images > this.maxBatchImages) break;
-          group.push(this.#entries.shift() as typeof head);
+          if (!next || next.kind === "run" || images + next.images > this.maxBatchImages) break;
+          group.push(this.#entries.shift() as BatchEntry);
           images += next.images;
         }
         this.#running = group.length;
@@ -155,29 +177,38 @@ export class InferenceQueue {
     }
   }
 
-  async #classify(group: Extract<Entry, { kind: "classify" }>[]): Promise<void> {
-    const decoded: { entry: typeof group[number]; job: ClassifyJob & { image: DecodedImage } }[] =
-      [];
+  async #classify(group: BatchEntry[]): Promise<void> {
+    // Each entry's jobs: a classify request's one (decoded here), a jobs entry's own.
+    const ready: { entry: BatchEntry; jobs: ClassifyJob[]; image?: DecodedImage }[] = [];
     for (const entry of group) {
+      if (entry.kind === "jobs") {
+        ready.push({ entry, jobs: entry.jobs });
+        continue;
+      }
       const { bytes, maxPixels, models, transforms, k, inputs } = entry.request;
       try {
         const image = await decodeImage(bytes, { maxPixels });
-        decoded.push({ entry, job: { image, models, transforms, k, inputs } });
+        ready.push({ entry, jobs: [{ image, models, transforms, k, inputs }], image });
       } catch (e) {
         entry.reject(e);
       }
     }
-    if (decoded.length === 0) return;
+    if (ready.length === 0) return;
     try {
-      const results = await classifyBatch(decoded.map((d) => d.job), this.#onModelCall);
-      decoded.forEach(({ entry, job }, i) =>
-        entry.resolve({
-          image: { type: job.image.sourceType, width: job.image.width, height: job.image.height },
-          results: results[i],
-        })
-      );
+      const results = await classifyBatch(ready.flatMap((r) => r.jobs), this.#onModelCall);
+      let at = 0;
+      for (const { entry, jobs, image } of ready) {
+        const mine = results.slice(at, at += jobs.length);
+        if (entry.kind === "jobs") entry.resolve(mine);
+        else {
+          entry.resolve({
+            image: { type: image!.sourceType, width: image!.width, height: image!.height },
+            results: mine[0],
+          });
+        }
+      }
     } catch (e) {
-      for (const { entry } of decoded) entry.reject(e);
+      for (const { entry } of ready) entry.reject(e);
     }
   }
 }
