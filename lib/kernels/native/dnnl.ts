@@ -183,6 +183,39 @@ const symbols = {
 type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
 type Ptr = Deno.PointerValue;
 
+// dlopen(3) flags (glibc): resolve now, and never unmap the object on dlclose.
+const RTLD_NOW = 0x2, RTLD_NODELETE = 0x1000;
+
+/**
+ * Loads `path` once more with RTLD_NODELETE, so that it and the libgomp it links stay mapped for
+ * the life of the process. Deno closes a `Deno.dlopen` library when the isolate that opened it
+ * ends (a module of `deno test --parallel`), and the last close unmapped oneDNN and libgomp
+ * (`LD_DEBUG=files`: "file=…/libdnnl.so.2 [0]; destroying link map", then libgomp's) while
+ * OpenMP's pool threads — created from a Deno worker thread, so named `tokio-runtime-w` — were
+ * still parked in libgomp's code. Measured 2026-12-01 on the full suite: without the pin 9 of 12
+ * runs died (8 × SIGSEGV at an unmapped address, dmesg "segfault … Unable to access opcode
+ * bytes"; once a rotscale reshape saw a tensor of the wrong size), with it 6 of 6 passed and no
+ * process unmapped oneDNN. Linux with glibc only; elsewhere a no-op.
+ */
+function pinLibrary(path: string): void {
+  if (Deno.build.os !== "linux") return;
+  let libc: Deno.DynamicLibrary<{ dlopen: { parameters: ["buffer", "i32"]; result: "pointer" } }>;
+  try {
+    libc = Deno.dlopen("libc.so.6", {
+      dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+    });
+  } catch {
+    return; // not glibc: nothing to pin with
+  }
+  try {
+    // The handle is kept on purpose (never dlclose'd). A null one means the path does not
+    // load; Deno.dlopen below then says why.
+    libc.symbols.dlopen(new TextEncoder().encode(path + "\0"), RTLD_NOW | RTLD_NODELETE);
+  } finally {
+    libc.close();
+  }
+}
+
 /** Thrown when a oneDNN call fails; the message names the call and its status code. */
 export class DnnlError extends Error {
   override name = "DnnlError";
@@ -316,12 +349,14 @@ export class Dnnl {
 
   /**
    * Opens oneDNN 2.x from the first of `paths` that loads; throws with every reason otherwise.
+   * The library is pinned in memory first ({@linkcode pinLibrary}).
    */
   static open(paths: string[]): Dnnl {
     const reasons: string[] = [];
     for (const path of paths) {
       let dl: Deno.DynamicLibrary<typeof symbols>;
       try {
+        pinLibrary(path);
         dl = Deno.dlopen(path, symbols);
       } catch (e) {
         reasons.push(`${path}: ${(e as Error).message.split("\n")[0]}`);
