@@ -11,20 +11,10 @@
  *
  * @module
  */
+import type { ClaimRow, ExperimentSummary } from "../lib/experiment/aggregate.ts";
 import { verdict } from "../lib/experiment/stats.ts";
 
-interface Claim {
-  claim: string;
-  model: string;
-  metric: string;
-  size: number;
-  difference: number;
-  ci95: [number, number];
-  tInterval?: [number, number] | null;
-  method?: string;
-  n: number;
-  verdict: string;
-}
+type Claim = ClaimRow;
 
 const dirs = Deno.args;
 if (dirs.length === 0) {
@@ -32,11 +22,12 @@ if (dirs.length === 0) {
   Deno.exit(2);
 }
 const studies = await Promise.all(dirs.map(async (dir) => {
-  const s = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
-  return { dir, dataset: s.dataset as string, claims: s.claims as Claim[] };
+  const s: ExperimentSummary = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
+  return { dir, dataset: s.dataset, claims: s.claims };
 }));
-const pts = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
-const interval = (c: [number, number]) => `[${pts(c[0])}, ${pts(c[1])}]`;
+const pts = (v: number | null) => v === null ? "–" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+// No interval: fewer than two seed pairs.
+const interval = (c: [number, number] | null) => c ? `[${pts(c[0])}, ${pts(c[1])}]` : "(n < 2)";
 const tVerdict = (c: Claim) => {
   if (!c.tInterval) return "";
   const t = verdict(c.tInterval, c.n);

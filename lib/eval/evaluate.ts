@@ -182,11 +182,10 @@ export async function evaluate(
       const m = Math.min(size, nAdv - start);
       const xa = x.slice([0, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
       const ya = tf.tensor1d(labels.subarray(0, m), "int32");
-      const record = async (row: Uint8Array, model: tf.LayersModel, adv: tf.Tensor4D) => {
+      // 1 where `model` still classifies the attacked image correctly.
+      const correctOn = async (model: tf.LayersModel, adv: tf.Tensor4D) => {
         const p = await probabilities(model, adv);
-        let h = 0;
-        for (let i = 0; i < m; i++) h += row[start + i] = argmaxRow(p, i, k) === labels[i] ? 1 : 0;
-        return h;
+        return Uint8Array.from({ length: m }, (_, i) => argmaxRow(p, i, k) === labels[i] ? 1 : 0);
       };
       models.forEach((_, mi) => {
         const row = hits[mi].row("attackedClean", true);
@@ -195,7 +194,8 @@ export async function evaluate(
       for (let e = 0; e < sweep.eps.length; e++) {
         for (let mi = 0; mi < models.length; mi++) {
           const f = fgsm(models[mi].model, xa, ya, sweep.eps[e]);
-          await record(hits[mi].row(rowKey("fgsm", sweep.eps[e]), true), models[mi].model, f);
+          const row = hits[mi].row(rowKey("fgsm", sweep.eps[e]), true);
+          row.set(await correctOn(models[mi].model, f), start);
           f.dispose();
         }
       }
@@ -216,8 +216,8 @@ export async function evaluate(
           if (kind === "pgd") {
             for (let oi = 0; oi < models.length; oi++) {
               if (oi === mi) continue;
-              const scratch = new Uint8Array(nAdv);
-              transfer[oi][e] += await record(scratch, models[oi].model, adv);
+              const bits = await correctOn(models[oi].model, adv);
+              transfer[oi][e] += bits.reduce((n, v) => n + v, 0);
             }
           }
           adv.dispose();

@@ -145,7 +145,7 @@ export function validateOutcomes(raw: unknown, source: string): Outcomes {
 
 /** Whether a row covers only the attacked images. */
 export function isAttackRow(key: string): boolean {
-  return /^(fgsm|pgd|pgdSanity|transfer|attackedClean)(:|$)/.test(key);
+  return /^(fgsm|pgd|pgdSanity|attackedClean)(:|$)/.test(key);
 }
 
 /** Writes `<dir>/outcomes.json` (one line: it is data, not for reading). */
