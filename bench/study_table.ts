@@ -1,13 +1,18 @@
 /**
- * The README's claims table, generated from committed study summaries (never typed by hand):
+ * The claims tables (the README's headline, docs/results.md's all), generated from committed
+ * study summaries (never typed by hand):
  * one row per claim, one column per dataset, for each model against the baseline, with the
  * paired difference, its 95% interval (the aggregator's: a paired bootstrap over seeds × test
  * images where every cell has per-image outcomes), the t-interval over seed pairs beside it, and
  * the verdict the aggregator computed from the first — and, where the t-interval would give
  * another verdict, that one too (computed by the same `verdict`), since with three seeds the
- * bootstrap's seed level is coarse (README "Reading the summary").
+ * bootstrap's seed level is coarse (docs/experiments.md "Reading the summary").
  *
  *   deno run -A bench/study_table.ts docs/results/study/synthetic docs/results/study/fashion-mnist
+ *   cd docs && deno run -A ../bench/study_table.ts results/study/synthetic \
+ *     results/study/fashion-mnist
+ *
+ * Links are the directories as given: the first for the README, the second for docs/results.md.
  *
  * @module
  */
