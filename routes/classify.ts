@@ -34,41 +34,13 @@
  * @module
  */
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { ImageError, readImageHeader } from "../lib/image/decode.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
-import type { Transform } from "../lib/serve/classify.ts";
-import type { FlipAxis } from "../lib/transforms.ts";
+import { HttpError, readLimited, TransformFields, transformsOf } from "../lib/serve/request.ts";
+import { limitDeclaredBody, requireReady } from "./guards.ts";
 import type { ServerState } from "./state.ts";
-import { HttpError } from "./errors.ts";
-
-const list = (name: string, min: number, max: number) =>
-  z.string().max(1000).transform((s, ctx) => {
-    const values = s.split(",").map((v) => v.trim()).filter((v) => v !== "").map(Number);
-    if (
-      values.length === 0 || values.length > 32 ||
-      values.some((v) => !Number.isFinite(v) || v < min || v > max)
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${name}: expected 1–32 comma-separated numbers in [${min}, ${max}], got "${s}"`,
-      });
-      return z.NEVER;
-    }
-    return values;
-  });
-
-const flips = z.string().max(1000).transform((s, ctx) => {
-  const values = s.split(",").map((v) => v.trim()).filter((v) => v !== "");
-  if (values.length === 0 || values.length > 32 || values.some((v) => v !== "h" && v !== "v")) {
-    ctx.addIssue({
-      code: "custom",
-      message: `flip: expected h, v or h,v (mirror left-right, upside down), got "${s}"`,
-    });
-    return z.NEVER;
-  }
-  return values as FlipAxis[];
-});
 
 /**
  * The `model` query: names split on commas, `both` and `all` kept as they are; which names are
@@ -88,9 +60,7 @@ const modelList = z.string().max(1000).transform((s, ctx) => {
 
 /** The query of /classify. */
 export const ClassifyQuery = z.object({
-  rotate: list("rotate", -1e6, 1e6).optional(),
-  scale: list("scale", 0.1, 10).optional(),
-  flip: flips.optional(),
+  ...TransformFields,
   model: modelList.default(["all"]),
   topk: z.coerce.number().int().min(1).max(100).default(5),
   inputs: z.literal("png", { error: 'inputs: expected "png"' }).optional(),
@@ -141,76 +111,6 @@ export function selectModels(names: string[], loaded: LoadedModel[]): LoadedMode
   return loaded.filter((m) => chosen.has(m));
 }
 
-/** The transforms of a parsed query, in the order rotations, zooms, flips. */
-export function transformsOf(
-  query: { rotate?: number[]; scale?: number[]; flip?: FlipAxis[] },
-): Transform[] {
-  return [
-    ...(query.rotate ?? []).map((value) => ({ kind: "rotate" as const, value })),
-    ...(query.scale ?? []).map((value) => ({ kind: "scale" as const, value })),
-    ...(query.flip ?? []).map((value) => ({ kind: "flip" as const, value })),
-  ];
-}
-
-/** Reads a body stream, refusing it as soon as it passes `limit` bytes (never buffers more). */
-export async function readLimited(
-  body: ReadableStream<Uint8Array> | null,
-  limit: number,
-  timeoutMs: number,
-): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel("timeout").catch(() => {});
-  }, timeoutMs);
-  try {
-    while (true) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (e) {
-        throw new HttpError(
-          400,
-          "body_aborted",
-          `The request body ended before it was complete (${(e as Error).message})`,
-        );
-      }
-      const { value, done } = chunk;
-      if (timedOut) {
-        throw new HttpError(
-          408,
-          "body_timeout",
-          `The request body took longer than ${timeoutMs} ms to upload`,
-        );
-      }
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw new HttpError(
-          413,
-          "body_too_large",
-          `Request body is over the limit of ${limit} bytes`,
-        );
-      }
-      chunks.push(value);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /** Extracts the image bytes from a multipart form (field `img`) or a raw body. */
 async function imageBytes(contentType: string, body: Uint8Array): Promise<Uint8Array> {
   if (/^multipart\/form-data/i.test(contentType)) {
@@ -235,70 +135,66 @@ async function imageBytes(contentType: string, body: Uint8Array): Promise<Uint8A
   return body; // raw body: its type is decided by magic bytes, not by Content-Type
 }
 
-/** `POST /classify` over the server's state. */
-export function classifyRoutes(state: ServerState): Hono {
-  return new Hono().post("/classify", async (c) => {
+/** Validates the query (422) into `c.var.query`, before the readiness and body checks. */
+const parseQuery = createMiddleware<{ Variables: { query: z.infer<typeof ClassifyQuery> } }>(
+  async (c, next) => {
     const raw = Object.fromEntries(
       Object.entries(c.req.queries()).map(([key, values]) => [key, values.join(",")]),
     );
     const parsed = ClassifyQuery.safeParse(raw);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
-    const query = parsed.data;
-    if (state.draining) {
-      throw new HttpError(503, "shutting_down", "the server is shutting down; retry elsewhere");
-    }
-    if (state.models.length === 0) {
-      throw new HttpError(
-        503,
-        "loading",
-        state.loadError ?? "models are still loading; retry shortly",
-      );
-    }
-    const wanted = selectModels(query.model, state.models);
-    const { limits } = state;
-    const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > limits.maxBodyBytes) {
-      throw new HttpError(
-        413,
-        "body_too_large",
-        `Request body of ${declared} bytes is over the limit of ${limits.maxBodyBytes} bytes`,
-      );
-    }
-    const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
-    const bytes = await imageBytes(c.req.header("content-type") ?? "", body);
-    // Throws the ImageError for empty, unknown and unsupported bytes and a broken header.
-    const header = await readImageHeader(bytes);
-    if (header.width * header.height > limits.maxPixels) {
-      throw new ImageError(
-        "too_many_pixels",
-        `Image of ${header.width}×${header.height} pixels is over the limit of ${limits.maxPixels} pixels`,
-      );
-    }
-    const transforms = transformsOf(query);
-    if (transforms.length === 0) {
-      transforms.push(...[90, 180, 270].map((value) => ({ kind: "rotate" as const, value })));
-    }
-    if (transforms.length > 32) {
-      throw new HttpError(
-        422,
-        "bad_query",
-        `rotate, scale, flip: expected at most 32 transforms in all, got ${transforms.length}`,
-      );
-    }
-    const started = performance.now();
-    const { image, results } = await state.queue.classify({
-      bytes,
-      maxPixels: limits.maxPixels,
-      models: wanted,
-      transforms,
-      k: query.topk,
-      inputs: query.inputs === "png",
-    });
-    return c.json({
-      image,
-      transforms,
-      models: Object.fromEntries(results.map((r) => [r.model, r])),
-      ms: Number((performance.now() - started).toFixed(2)),
-    });
-  });
+    c.set("query", parsed.data);
+    await next();
+  },
+);
+
+/** `POST /classify` over the server's state. */
+export function classifyRoutes(state: ServerState): Hono {
+  return new Hono().post(
+    "/classify",
+    parseQuery,
+    requireReady(state),
+    limitDeclaredBody(state),
+    async (c) => {
+      const query = c.var.query;
+      const wanted = selectModels(query.model, state.models);
+      const { limits } = state;
+      const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
+      const bytes = await imageBytes(c.req.header("content-type") ?? "", body);
+      // Throws the ImageError for empty, unknown and unsupported bytes and a broken header.
+      const header = await readImageHeader(bytes);
+      if (header.width * header.height > limits.maxPixels) {
+        throw new ImageError(
+          "too_many_pixels",
+          `Image of ${header.width}×${header.height} pixels is over the limit of ${limits.maxPixels} pixels`,
+        );
+      }
+      const transforms = transformsOf(query);
+      if (transforms.length === 0) {
+        transforms.push(...[90, 180, 270].map((value) => ({ kind: "rotate" as const, value })));
+      }
+      if (transforms.length > 32) {
+        throw new HttpError(
+          422,
+          "bad_query",
+          `rotate, scale, flip: expected at most 32 transforms in all, got ${transforms.length}`,
+        );
+      }
+      const started = performance.now();
+      const { image, results } = await state.queue.classify({
+        bytes,
+        maxPixels: limits.maxPixels,
+        models: wanted,
+        transforms,
+        k: query.topk,
+        inputs: query.inputs === "png",
+      });
+      return c.json({
+        image,
+        transforms,
+        models: Object.fromEntries(results.map((r) => [r.model, r])),
+        ms: Number((performance.now() - started).toFixed(2)),
+      });
+    },
+  );
 }

@@ -7,13 +7,9 @@
 import type { Context } from "hono";
 import { ImageError } from "../lib/image/decode.ts";
 import { QueueFullError } from "../lib/serve/queue.ts";
+import { HttpError } from "../lib/serve/request.ts";
 
-/** An error with its HTTP status and a stable machine-readable code. */
-export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
+export { HttpError };
 
 const IMAGE_STATUS: Record<ImageError["code"], number> = {
   empty: 400,

@@ -7,21 +7,18 @@
  * @module
  */
 import { Hono } from "hono";
+import { isReady, requireReady } from "./guards.ts";
 import type { ServerState } from "./state.ts";
-import { HttpError } from "./errors.ts";
 
 /** Health routes over the server's state. */
 export function healthRoutes(state: ServerState): Hono {
-  const ready = () => state.models.length > 0 && !state.draining;
   return new Hono()
     .get("/health", (c) => c.json({ status: "ok" }))
     .get("/v2/health/live", (c) => c.json({ live: true }))
-    .get("/ready", (c) => {
-      if (state.draining) throw new HttpError(503, "shutting_down", "the server is shutting down");
-      if (!ready()) {
-        throw new HttpError(503, "loading", state.loadError ?? "models are still loading");
-      }
-      return c.json({ ready: true, models: state.models.map((m) => m.name) });
-    })
-    .get("/v2/health/ready", (c) => c.json({ ready: ready() }, ready() ? 200 : 503));
+    .get(
+      "/ready",
+      requireReady(state),
+      (c) => c.json({ ready: true, models: state.models.map((m) => m.name) }),
+    )
+    .get("/v2/health/ready", (c) => c.json({ ready: isReady(state) }, isReady(state) ? 200 : 503));
 }

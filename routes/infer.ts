@@ -27,13 +27,16 @@
  * @module
  */
 import { type Context, Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import denoJson from "../deno.json" with { type: "json" };
 import type { DecodedImage } from "../lib/image/decode.ts";
+import { LUMA_BT601 } from "../lib/image/resample.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
 import { type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
-import { ClassifyQuery, readLimited, transformsOf } from "./classify.ts";
-import { HttpError, toHttpError } from "./errors.ts";
+import { HttpError, readLimited, TransformFields, transformsOf } from "../lib/serve/request.ts";
+import { toHttpError } from "./errors.ts";
+import { limitDeclaredBody, requireReady } from "./guards.ts";
 import type { ServerState } from "./state.ts";
 
 /** The server's name and version in `GET /v2`. */
@@ -119,7 +122,7 @@ function parameterTransforms(
   const raw = Object.fromEntries(
     Object.entries(parameters).map(([k, v]) => [k, String(v)]),
   );
-  const parsed = ClassifyQuery.pick({ rotate: true, scale: true, flip: true }).safeParse(raw);
+  const parsed = z.object(TransformFields).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.join(".");
@@ -186,7 +189,8 @@ function imagesOf(
       for (let p = 0; p < h * w; p++) {
         if (c === mc) { for (let k = 0; k < c; k++) data[p * c + k] = px[p * c + k]; }
         else if (mc === 1) {
-          data[p] = 0.299 * px[3 * p] + 0.587 * px[3 * p + 1] + 0.114 * px[3 * p + 2];
+          const [r, g, b] = LUMA_BT601;
+          data[p] = r * px[3 * p] + g * px[3 * p + 1] + b * px[3 * p + 2];
         } else data.fill(px[p], 3 * p, 3 * p + 3);
       }
       return { data, height: h, width: w, channels: mc };
@@ -205,34 +209,31 @@ function imagesOf(
   });
 }
 
-async function infer(c: Context, state: ServerState): Promise<Response> {
-  if (state.draining) {
-    throw new HttpError(503, "shutting_down", "the server is shutting down; retry elsewhere");
-  }
-  if (state.models.length === 0) {
-    throw new HttpError(
-      503,
-      "loading",
-      state.loadError ?? "models are still loading; retry shortly",
-    );
-  }
-  const name = c.req.param("name");
-  const served = state.models.find((m) => m.name === name);
-  if (!served) {
-    throw bad(`No model "${name}": serving ${state.models.map((m) => m.name).join(", ")}`);
-  }
-  const version = served.meta.weightsSha256.slice(0, 12);
-  const asked = c.req.param("version");
-  if (asked !== undefined && asked !== version) {
-    throw bad(`Model "${name}" has version ${version}, not ${asked}`);
-  }
+/** The served model a request names, with its version, in `c.var` (400 for another). */
+type Served = { Variables: { served: LoadedModel; version: string } };
+
+/** Resolves `:name` (and `:version` when given) to a loaded model, before the body is read. */
+function resolveModel(state: ServerState) {
+  return createMiddleware<Served>(async (c, next) => {
+    const name = c.req.param("name")!;
+    const served = state.models.find((m) => m.name === name);
+    if (!served) {
+      throw bad(`No model "${name}": serving ${state.models.map((m) => m.name).join(", ")}`);
+    }
+    const version = served.meta.weightsSha256.slice(0, 12);
+    const asked = c.req.param("version");
+    if (asked !== undefined && asked !== version) {
+      throw bad(`Model "${name}" has version ${version}, not ${asked}`);
+    }
+    c.set("served", served);
+    c.set("version", version);
+    await next();
+  });
+}
+
+async function infer(c: Context<Served>, state: ServerState): Promise<Response> {
+  const { served, version } = c.var;
   const { limits } = state;
-  const declared = Number(c.req.header("content-length") ?? NaN);
-  if (declared > limits.maxBodyBytes) {
-    throw bad(
-      `Request body of ${declared} bytes is over the limit of ${limits.maxBodyBytes} bytes`,
-    );
-  }
   const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
   let json: unknown;
   try {
@@ -307,15 +308,11 @@ function protocolError(e: unknown, c: Context): Response {
 
 /** `GET /v2` and `POST /v2/models/{name}[/versions/{version}]/infer` over the server's state. */
 export function inferRoutes(state: ServerState): Hono {
-  const handle = async (c: Context) => {
-    try {
-      return await infer(c, state);
-    } catch (e) {
-      return protocolError(e, c);
-    }
-  };
-  return new Hono()
+  const chain = [requireReady(state), resolveModel(state), limitDeclaredBody(state)] as const;
+  const handle = (c: Context<Served>) => infer(c, state);
+  return new Hono<Served>()
     .get("/v2", (c) => c.json(SERVER_METADATA))
-    .post("/v2/models/:name/infer", handle)
-    .post("/v2/models/:name/versions/:version/infer", handle);
+    .post("/v2/models/:name/infer", ...chain, handle)
+    .post("/v2/models/:name/versions/:version/infer", ...chain, handle)
+    .onError(protocolError) as unknown as Hono;
 }
