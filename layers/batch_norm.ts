@@ -106,6 +106,7 @@ function spread(v: tf.Tensor, c: number, g: number): tf.Tensor {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const bn = new BatchNorm({});
  * const y = bn.apply(tf.randomNormal([8, 4, 4, 16]), { training: true }) as tf.Tensor;
  * ```
@@ -196,6 +197,7 @@ export class BatchNorm extends tf.layers.Layer {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const bn = new P4BatchNorm({});
  * const y = bn.apply(tf.randomNormal([8, 4, 4, 16]), { training: true }) as tf.Tensor;
  * ```

@@ -27,6 +27,11 @@ export function chainInputs(x: tf.Tensor, operands: tf.Tensor[]): tf.NamedTensor
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomNormal([2, 4, 4, 8]);
+ * const mean = tf.mean(x, [0, 1, 2]);
+ * const scale = tf.fill([8], 0.5);
+ * const beta = tf.fill([8], 0.1);
  * // (x − μ)·a + β per channel, one pass on wasm + oneDNN
  * const y = channelChain(x, ["sub", "mul", "add"], [mean, scale, beta]);
  * ```

@@ -45,6 +45,7 @@ export function rotPlane<T extends tf.Tensor>(x: T, k: number, h: number): T {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([1, 32, 32, 3]) as tf.Tensor4D;
  * const back = rot90(rot90(x, 1), -1); // equals x
  * ```
@@ -249,6 +250,7 @@ export function d4Plane<T extends tf.Tensor>(x: T, e: number, h: number): T {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([1, 8, 8, 3]) as tf.Tensor4D;
  * const back = d4Image(d4Image(x, 5), d4Inverse(5)); // equals x
  * ```

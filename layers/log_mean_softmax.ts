@@ -17,6 +17,7 @@ export interface LogMeanSoftmaxArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const merge = new LogMeanSoftmax({});
  * const z = merge.apply([tf.zeros([2, 10]), tf.ones([2, 10])]) as tf.Tensor; // [2, 10]
  * ```

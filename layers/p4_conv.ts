@@ -19,6 +19,7 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const conv = new P4Conv2D({ filters: 8 });
  * const y = conv.apply(tf.zeros([1, 16, 16, 4 * 4])) as tf.Tensor; // [1, 16, 16, 32]
  * ```

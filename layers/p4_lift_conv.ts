@@ -17,6 +17,7 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const lift = new P4LiftConv2D({ filters: 8 });
  * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 32]
  * ```

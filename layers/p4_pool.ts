@@ -14,6 +14,7 @@ export type P4PoolArgs = GroupPoolArgs;
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const pool = new P4Pool({ mode: "max" });
  * const y = pool.apply(tf.zeros([1, 8, 8, 16])) as tf.Tensor; // [1, 8, 8, 4]
  * ```

@@ -52,6 +52,7 @@ function orbitRepresentatives(m: tf.Tensor, level: number): tf.Tensor {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const spp = new P4SpatialPyramidPool({ levels: [1, 2, 4] });
  * const v = spp.apply(tf.zeros([2, 8, 8, 16])) as tf.Tensor; // [2, 4 * 21]
  * ```

@@ -13,6 +13,7 @@ import { BatchNorm } from "./batch_norm.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const bn = new P4mBatchNorm({});
  * const y = bn.apply(tf.randomNormal([8, 4, 4, 16]), { training: true }) as tf.Tensor;
  * ```

@@ -18,6 +18,7 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const conv = new P4mConv2D({ filters: 4 });
  * const y = conv.apply(tf.zeros([1, 16, 16, 2 * 8])) as tf.Tensor; // [1, 16, 16, 32]
  * ```

@@ -19,6 +19,7 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const lift = new P4mLiftConv2D({ filters: 4 });
  * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 32]
  * ```

@@ -32,6 +32,7 @@ export type P4mSpatialPyramidPoolArgs = GroupPyramidPoolArgs;
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const spp = new P4mSpatialPyramidPool({ levels: [1, 2, 4] });
  * const v = spp.apply(tf.zeros([2, 8, 8, 16])) as tf.Tensor; // [2, 2 * 21]
  * ```

@@ -21,6 +21,7 @@ export interface QuarterTurnArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const turn = new QuarterTurn({ k: 1 });
  * const y = turn.apply(tf.zeros([2, 8, 6, 3])) as tf.Tensor; // [2, 6, 8, 3]
  * ```

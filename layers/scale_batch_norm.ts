@@ -22,6 +22,7 @@ export interface ScaleBatchNormArgs extends BatchNormArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const bn = new ScaleBatchNorm({ scales: 3 });
  * const y = bn.apply(tf.randomNormal([8, 4, 4, 12]), { training: true }) as tf.Tensor;
  * ```

@@ -35,6 +35,7 @@ export interface ScaleConv2DArgs extends ScaleConvArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const conv = new ScaleConv2D({ filters: 4 }); // 3 scales, window 2
  * const y = conv.apply(tf.zeros([1, 16, 16, 2 * 3])) as tf.Tensor; // [1, 16, 16, 12]
  * ```

@@ -74,6 +74,7 @@ export function scaleKernelsByScale(basis: ScaleBasis, coefficients: tf.Tensor):
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const lift = new ScaleLiftConv2D({ filters: 4 }); // 3 scales by default
  * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 12]
  * ```

@@ -25,6 +25,7 @@ export interface ScalePoolArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const pool = new ScalePool({ scales: 3 });
  * const y = pool.apply(tf.zeros([1, 8, 8, 12])) as tf.Tensor; // [1, 8, 8, 4]
  * ```

@@ -27,6 +27,7 @@ export interface SpatialPyramidPoolArgs {
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const spp = new SpatialPyramidPool({ levels: [1, 2, 4] });
  * const v = spp.apply(tf.zeros([2, 13, 9, 8])) as tf.Tensor; // [2, 8 * 21]
  * ```

@@ -25,6 +25,7 @@ const half = (n: number | null) => n === null ? null : Math.ceil(n / 2);
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const pool = new SymmetricMaxPool2D({});
  * const y = pool.apply(tf.zeros([1, 15, 16, 3])) as tf.Tensor; // [1, 8, 8, 3]
  * ```

@@ -16,6 +16,7 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
 /**
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const conv = new Z2Conv2D({ filters: 8 });
  * const y = conv.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 8]
  * ```
