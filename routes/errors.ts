@@ -1,6 +1,7 @@
 /**
  * The one place errors become HTTP responses: `{ "error": { "code", "message" } }` with the
- * status below. Never a stack trace.
+ * status below, and under /v2 the Open Inference Protocol's `{ "error": "<message>" }` with the
+ * same status. Never a stack trace.
  *
  * @module
  */
@@ -30,8 +31,26 @@ export function toHttpError(e: unknown): HttpError {
   return new HttpError(500, "internal", "internal error while handling the request");
 }
 
-/** Hono `onError` handler. */
+/** Whether a path is the Open Inference Protocol's (`/v2`, `/v2/…`). */
+export function isProtocolPath(path: string): boolean {
+  return path === "/v2" || path.startsWith("/v2/");
+}
+
+/**
+ * The Open Inference Protocol's error body, `{ "error": "<message>" }`, with the error's status,
+ * or `clientStatus` for every status below 500 when given (infer answers 400 to every fault of
+ * the request, as Triton does).
+ */
+export function protocolError(e: unknown, c: Context, clientStatus?: number): Response {
+  const err = toHttpError(e);
+  if (err.status === 500) console.error(`internal error: ${(e as Error)?.stack ?? e}`);
+  const status = err.status < 500 && clientStatus ? clientStatus : err.status;
+  return c.json({ error: err.message }, status as 500);
+}
+
+/** Hono `onError` handler: the protocol's shape under /v2, `{ error: { code, message } }` elsewhere. */
 export function onError(e: Error, c: Context): Response {
+  if (isProtocolPath(c.req.path)) return protocolError(e, c);
   const err = toHttpError(e);
   if (err.status === 500) console.error(`internal error: ${e.stack ?? e}`);
   return c.json({ error: { code: err.code, message: err.message } }, err.status as 500);

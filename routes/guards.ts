@@ -5,7 +5,9 @@
  *   the models are loaded (with the load error when loading failed);
  * - {@linkcode limitDeclaredBody}: 413 `body_too_large` when the declared `Content-Length` is
  *   over `--max-body-bytes`, before a byte of the body is read (the read itself counts the bytes
- *   again: lib/serve/request.ts `readLimited`).
+ *   again: lib/serve/request.ts `readLimited`);
+ * - {@linkcode resolveModel}: 404 `unknown_model` for a `:name` that is not loaded or a
+ *   `:version` that is not its version; the model and its version in `c.var` otherwise.
  *
  * Errors are thrown as {@linkcode HttpError}, so each route group's error handler gives them its
  * own shape (the Open Inference Protocol's `{ "error": "..." }` on /v2).
@@ -13,6 +15,7 @@
  * @module
  */
 import { createMiddleware } from "hono/factory";
+import type { LoadedModel } from "../lib/model/checkpoint.ts";
 import { HttpError } from "../lib/serve/request.ts";
 import type { ServerState } from "./state.ts";
 
@@ -64,6 +67,48 @@ export function limitDeclaredBody(state: ServerState) {
         `Request body of ${declared} bytes is over the limit of ${limit} bytes`,
       );
     }
+    await next();
+  });
+}
+
+/** The version of a served model in the Open Inference Protocol: its weights' hash, 12 digits. */
+export function modelVersion(m: LoadedModel): string {
+  return m.meta.weightsSha256.slice(0, 12);
+}
+
+/** What {@linkcode resolveModel} leaves in `c.var`. */
+export type Served = { Variables: { served: LoadedModel; version: string } };
+
+/**
+ * Resolves the route's `:name` (and `:version` when the route has it) to a loaded model.
+ *
+ * @example
+ * ```ts
+ * new Hono<Served>().get("/v2/models/:name", resolveModel(state), (c) => c.json(c.var.served.name));
+ * ```
+ */
+export function resolveModel(state: ServerState) {
+  return createMiddleware<Served>(async (c, next) => {
+    const name = c.req.param("name") ?? "";
+    const served = state.models.find((m) => m.name === name);
+    if (!served) {
+      throw new HttpError(
+        404,
+        "unknown_model",
+        `No model "${name}": serving ${state.models.map((m) => m.name).join(", ") || "none yet"}`,
+      );
+    }
+    const version = modelVersion(served);
+    const asked = c.req.param("version");
+    if (asked !== undefined && asked !== version) {
+      throw new HttpError(
+        404,
+        "unknown_version",
+        `Model "${name}" has version ${version}, not ${asked}`,
+      );
+    }
+    c.set("served", served);
+    c.set("version", version);
     await next();
   });
 }

@@ -27,7 +27,6 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import denoJson from "../deno.json" with { type: "json" };
 import type { DecodedImage } from "../lib/image/decode.ts";
@@ -35,8 +34,8 @@ import { LUMA_BT601 } from "../lib/image/resample.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
 import { type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
 import { HttpError, readLimited, TransformFields, transformsOf } from "../lib/serve/request.ts";
-import { toHttpError } from "./errors.ts";
-import { limitDeclaredBody, requireReady } from "./guards.ts";
+import { protocolError } from "./errors.ts";
+import { limitDeclaredBody, requireReady, resolveModel, type Served } from "./guards.ts";
 import type { ServerState } from "./state.ts";
 
 /** The server's name and version in `GET /v2`. */
@@ -209,28 +208,6 @@ function imagesOf(
   });
 }
 
-/** The served model a request names, with its version, in `c.var` (400 for another). */
-type Served = { Variables: { served: LoadedModel; version: string } };
-
-/** Resolves `:name` (and `:version` when given) to a loaded model, before the body is read. */
-function resolveModel(state: ServerState) {
-  return createMiddleware<Served>(async (c, next) => {
-    const name = c.req.param("name")!;
-    const served = state.models.find((m) => m.name === name);
-    if (!served) {
-      throw bad(`No model "${name}": serving ${state.models.map((m) => m.name).join(", ")}`);
-    }
-    const version = served.meta.weightsSha256.slice(0, 12);
-    const asked = c.req.param("version");
-    if (asked !== undefined && asked !== version) {
-      throw bad(`Model "${name}" has version ${version}, not ${asked}`);
-    }
-    c.set("served", served);
-    c.set("version", version);
-    await next();
-  });
-}
-
 async function infer(c: Context<Served>, state: ServerState): Promise<Response> {
   const { served, version } = c.var;
   const { limits } = state;
@@ -298,21 +275,16 @@ async function infer(c: Context<Served>, state: ServerState): Promise<Response> 
   });
 }
 
-/** The protocol's error body: `{ "error": "<message>" }`, 400 unless the server is at fault. */
-function protocolError(e: unknown, c: Context): Response {
-  const err = toHttpError(e);
-  if (err.status === 500) console.error(`internal error: ${(e as Error)?.stack ?? e}`);
-  const status = err.status >= 500 ? err.status : 400;
-  return c.json({ error: err.message }, status as 400);
-}
-
 /** `GET /v2` and `POST /v2/models/{name}[/versions/{version}]/infer` over the server's state. */
 export function inferRoutes(state: ServerState): Hono {
   const chain = [requireReady(state), resolveModel(state), limitDeclaredBody(state)] as const;
   const handle = (c: Context<Served>) => infer(c, state);
   return new Hono<Served>()
+    // The spec's path is /v2/; clients also ask /v2.
     .get("/v2", (c) => c.json(SERVER_METADATA))
+    .get("/v2/", (c) => c.json(SERVER_METADATA))
     .post("/v2/models/:name/infer", ...chain, handle)
     .post("/v2/models/:name/versions/:version/infer", ...chain, handle)
-    .onError(protocolError) as unknown as Hono;
+    // Every fault of the request is 400, as Triton answers.
+    .onError((e, c) => protocolError(e, c, 400)) as unknown as Hono;
 }
