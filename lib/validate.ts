@@ -42,6 +42,23 @@ export function parseWith<S extends z.ZodType>(
   return parsed.data;
 }
 
+/**
+ * Options that are each valid but do not fit together, or not with what was found (the backend
+ * chosen, the checkpoints loaded). `key` is the option at fault; option names in the message
+ * are written in backquotes (`` `backend` ``), so that a CLI can show them as its flags.
+ *
+ * @example
+ * ```ts
+ * throw new OptionsError("tta", "applies to `protocol` ours only");
+ * ```
+ */
+export class OptionsError extends Error {
+  override name = "OptionsError";
+  constructor(readonly key: string, readonly detail: string) {
+    super(`${key}: ${detail}`);
+  }
+}
+
 /** True when `name` is an own key of `table` (never an inherited one such as "toString"). */
 export function isKey<T extends object>(table: T, name: string): name is Extract<keyof T, string> {
   return Object.hasOwn(table, name);
