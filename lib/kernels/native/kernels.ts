@@ -68,6 +68,11 @@ export function nativeEnabled(): boolean {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { setBackend } from "../backend.ts";
+ * await setBackend("wasm");
+ * const x = tf.randomUniform([8, 64, 64, 32]) as tf.Tensor4D;
+ * const w = tf.randomUniform([3, 3, 32, 32]) as tf.Tensor4D;
  * const before = nativeCallStats().Conv2D?.native ?? 0;
  * tf.conv2d(x, w, 1, "same");
  * console.log((nativeCallStats().Conv2D?.native ?? 0) > before); // true with oneDNN on
@@ -208,9 +213,123 @@ function convPass(
   b: Info,
   outShape: number[],
 ): Info {
+  if (pointwise(g)) return pointwisePass(backend, pass, g, a, b, outShape);
   const out = backend.makeOutput(outShape, "float32");
   const [pa, pb, po] = pointers(backend, a, b, out);
   dnnl!.conv(pass, g, pa, pb, po);
+  return out;
+}
+
+/**
+ * The route a convolution pass of these shapes takes: `"wasm"` (below the thresholds or
+ * unsupported), `"GEMM (1×1 kernel)"` ({@linkcode pointwisePass}) or `"oneDNN <implementation>"`.
+ * For tests and reports; takes no tensors.
+ */
+export function convRoute(
+  pass: ConvPass,
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: "same" | "valid" | number | number[][],
+  dilations: number | [number, number] = 1,
+): string {
+  if (!dnnl) return "wasm";
+  const g = geometry(xShape, filterShape, { strides, pad }, dilations);
+  if (!supported(g)) return "wasm";
+  if (pointwise(g)) return "GEMM (1×1 kernel)";
+  return `oneDNN ${dnnl.implementation(pass, g)}`;
+}
+
+/**
+ * Whether a pass goes through {@linkcode pointwisePass} instead of oneDNN's convolution
+ * primitive: every 1×1 kernel, whatever its stride, padding or the machine's ISA. oneDNN 2.6's
+ * 1×1 convolutions reduce a stride > 1 to unit stride in a workspace ("rtus"), and its filter
+ * gradient wrote past that workspace when the input had fewer channels than the kernel's block
+ * (uxlfoundation/oneDNN#6035): wrong filter gradients, 7 of 8 runs of x[2,10,6,3] w[1,1,3,7]
+ * stride 2 with AVX2 kernels on a loaded machine (issue 22). A 1×1 convolution is a matrix
+ * product, so it needs no convolution kernel at all.
+ */
+function pointwise(g: ConvGeometry): boolean {
+  return g.filterHeight === 1 && g.filterWidth === 1;
+}
+
+/**
+ * A 1×1 convolution as GEMMs on the wasm heap. With `X` the [N·Ho·Wo, Ci] matrix of the input
+ * pixels each output pixel reads (input row `oh·sh − padTop`, column `ow·sw − padLeft`; zeros
+ * where that falls in the padding) and `W` the filter as [Ci, Co]:
+ *
+ * - forward: `Y = X·W` (Y is the output [N, Ho, Wo, Co] as [N·Ho·Wo, Co]);
+ * - input gradient: `dX = dY·Wᵀ`, each row added back to the input pixel it was read from (a
+ *   1×1 kernel reads each input pixel at most once, so "added" is "written"; the rest is 0);
+ * - filter gradient: `dW = Xᵀ·dY`.
+ *
+ * Stride 1 without padding reads the input itself (X is x: no copy); otherwise X is gathered
+ * into a temporary tensor, which is freed before returning.
+ */
+function pointwisePass(
+  backend: WasmBackend,
+  pass: ConvPass,
+  g: ConvGeometry,
+  a: Info,
+  b: Info,
+  outShape: number[],
+): Info {
+  const rows = g.batch * g.outHeight * g.outWidth;
+  const ci = g.inChannels, co = g.outChannels;
+  const direct = g.strideHeight === 1 && g.strideWidth === 1 && g.padTop === 0 &&
+    g.padLeft === 0 && g.outHeight === g.inHeight && g.outWidth === g.inWidth;
+  const out = backend.makeOutput(outShape, "float32");
+  const gathered = direct ? undefined : backend.makeOutput([rows, ci], "float32");
+  // Pointers and heap views after the last allocation (allocating may move the heap).
+  const heap = backend.wasm.HEAPU8.buffer;
+  const view = (t: Info, length: number) =>
+    new Float32Array(heap, backend.dataIdMap.get(t.dataId).memoryOffset, length);
+  // Each output pixel's input pixel offset (in floats) in x, or -1 where it reads padding.
+  const source = (visit: (row: number, from: number) => void) => {
+    let row = 0;
+    for (let n = 0; n < g.batch; n++) {
+      for (let oh = 0; oh < g.outHeight; oh++) {
+        const ih = oh * g.strideHeight - g.padTop;
+        for (let ow = 0; ow < g.outWidth; ow++, row++) {
+          const iw = ow * g.strideWidth - g.padLeft;
+          const inside = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth;
+          visit(row, inside ? ((n * g.inHeight + ih) * g.inWidth + iw) * ci : -1);
+        }
+      }
+    }
+  };
+  const gatherX = (x: Info) => {
+    const from = view(x, g.batch * g.inHeight * g.inWidth * ci);
+    const to = view(gathered!, rows * ci);
+    source((row, at) => {
+      if (at < 0) to.fill(0, row * ci, (row + 1) * ci);
+      else to.set(from.subarray(at, at + ci), row * ci);
+    });
+  };
+  if (pass === "forward") {
+    // a = x, b = filter [1, 1, Ci, Co]
+    if (gathered) gatherX(a);
+    const [px, pw, py] = pointers(backend, gathered ?? a, b, out);
+    dnnl!.sgemm(false, false, rows, co, ci, px, pw, py);
+  } else if (pass === "backwardData") {
+    // a = dy, b = filter; dX rows land in a temporary when they must be scattered.
+    const [pdy, pw, pdx] = pointers(backend, a, b, gathered ?? out);
+    dnnl!.sgemm(false, true, rows, ci, co, pdy, pw, pdx);
+    if (gathered) {
+      const dx = view(out, g.batch * g.inHeight * g.inWidth * ci);
+      const part = view(gathered, rows * ci);
+      dx.fill(0);
+      source((row, at) => {
+        if (at >= 0) dx.set(part.subarray(row * ci, (row + 1) * ci), at);
+      });
+    }
+  } else {
+    // a = x, b = dy, out = dW [1, 1, Ci, Co]
+    if (gathered) gatherX(a);
+    const [px, pdy, pdw] = pointers(backend, gathered ?? a, b, out);
+    dnnl!.sgemm(true, false, ci, co, rows, px, pdy, pdw);
+  }
+  if (gathered) backend.disposeData(gathered.dataId);
   return out;
 }
 
