@@ -94,6 +94,7 @@ export function seededUniform(seed: number): () => number {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([2, 5, 7, 3]) as tf.Tensor4D;
  * rot90(x, 1).shape; // [2, 7, 5, 3]
  * rot90(rot90(x, 3), 1); // equals x
@@ -115,6 +116,7 @@ export type FlipAxis = "h" | "v";
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([2, 5, 7, 3]) as tf.Tensor4D;
  * flip(flip(x, "h"), "h"); // equals x
  * ```
@@ -225,6 +227,7 @@ function cosSinDegrees(degrees: number): [number, number] {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([4, 32, 32, 3]) as tf.Tensor4D;
  * const turned = rotate(x, [0, 15, 90, 200], { fill: "edge" });
  * ```
@@ -256,6 +259,7 @@ export function rotate(x: tf.Tensor4D, degrees: PerImage, options: FillOptions =
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const closer = zoom(x, 1.5); // the middle 21×21 pixels, enlarged to 32×32
  * const farther = zoom(x, [0.5, 0.8]);
@@ -283,6 +287,7 @@ export function zoom(x: tf.Tensor4D, factor: PerImage, options: FillOptions = {}
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([2, 8, 8, 1]) as tf.Tensor4D;
  * const moved = shift(x, [1, -2], [0, 3]); // image 0 right by 1; image 1 left 2, down 3
  * ```
@@ -344,6 +349,7 @@ function resampleMatrixT(inSize: number, outSize: number): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const x = tf.randomUniform([8, 32, 32, 3]) as tf.Tensor4D;
  * resize(x, 24, 24).shape; // [8, 24, 24, 3], each pixel an area average
  * resize(x, 48, 48, { method: "bilinear" }).shape; // [8, 48, 48, 3]
@@ -417,8 +423,10 @@ function uniformStreams(seed: BatchSeed, n: number, what: string): (() => number
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const noisy = gaussianNoise(x, 0.1, 7);
- * const perImageNoise = gaussianNoise(x, 0.1, [3, 4, 5]); // a batch of three
+ * const perImageNoise = gaussianNoise(x, 0.1, [3, 4]); // one seed per image
  * ```
  */
 export function gaussianNoise(x: tf.Tensor4D, sigma: number, seed: BatchSeed): tf.Tensor4D {
@@ -443,6 +451,8 @@ export function gaussianNoise(x: tf.Tensor4D, sigma: number, seed: BatchSeed): t
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * perturb(x, { ...PERTURB_DEFAULTS, sigma: 2 * PERTURB_DEFAULTS.sigma, seed: 0 });
  * ```
  */
@@ -476,6 +486,8 @@ const PerturbOptionsSchema = z.object({
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const testImages = tf.randomUniform([4, 32, 32, 3]) as tf.Tensor4D;
  * const perturbed = perturb(testImages, { seed: 1 }); // σ 0.05, shifts in [-2, 2]
  * const harder = perturb(testImages, { sigma: 0.1, maxShift: 4, seed: 1 });
  * ```
@@ -501,6 +513,8 @@ export function perturb(x: tf.Tensor4D, options: PerturbOptions): tf.Tensor4D {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const testImages = tf.randomUniform([4, 32, 32, 3]) as tf.Tensor4D;
  * const { images, angles } = randomRotate(testImages, 3);
  * ```
  */
@@ -527,6 +541,8 @@ export function randomRotate(
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const soft = gaussianBlur(x, 1.5);
  * ```
  */
@@ -570,6 +586,8 @@ export function gaussianBlur(x: tf.Tensor4D, sigma: number): tf.Tensor4D {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const washedOut = contrast(x, 0.3);
  * ```
  */
@@ -594,6 +612,8 @@ export function contrast(x: tf.Tensor4D, factor: number): tf.Tensor4D {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const blocky = await jpegCompress(x, 20);
  * ```
  */

@@ -12,6 +12,7 @@ import type { z } from "zod";
  *
  * @example
  * ```ts
+ * import { z } from "zod";
  * const r = z.object({ lr: z.number() }).safeParse({ lr: "x" });
  * if (!r.success) firstIssue(r.error); // "lr: Invalid input: expected number, received string"
  * ```
@@ -28,7 +29,10 @@ export function firstIssue(error: z.ZodError): string {
  *
  * @example
  * ```ts
- * const o = parseWith(OptionsSchema, options, "Invalid batch options", TypeError);
+ * import { z } from "zod";
+ * const OptionsSchema = z.object({ batchSize: z.number().int().positive() });
+ * const o = parseWith(OptionsSchema, { batchSize: 64 }, "Invalid batch options", TypeError); // { batchSize: 64 }
+ * // parseWith(OptionsSchema, { batchSize: 0 }, …) throws TypeError "Invalid batch options: batchSize: …"
  * ```
  */
 export function parseWith<S extends z.ZodType>(
@@ -49,7 +53,8 @@ export function parseWith<S extends z.ZodType>(
  *
  * @example
  * ```ts
- * throw new OptionsError("tta", "applies to `protocol` ours only");
+ * const e = new OptionsError("tta", "applies to `protocol` ours only");
+ * e.message; // "tta: applies to `protocol` ours only"; thrown where the options are checked
  * ```
  */
 export class OptionsError extends Error {
@@ -76,7 +81,10 @@ export function expectedOneOf(choices: readonly string[]): string {
  *
  * @example
  * ```ts
- * lookup(presets, "toString", "preset"); // throws: preset: expected one of tiny, … got "toString"
+ * const presets = { tiny: 1, small: 2 };
+ * lookup(presets, "small", "preset"); // 2
+ * try { lookup(presets, "toString", "preset"); } catch (e) { console.log((e as Error).message); }
+ * // preset: expected one of tiny or small, got "toString"
  * ```
  */
 export function lookup<T>(table: Record<string, T>, name: string, what: string): T {

@@ -20,8 +20,12 @@ import type { ServerState } from "./state.ts";
  *
  * @example
  * ```ts
- * const app = createApp(createState(await loadModels("checkpoints")));
- * Deno.serve({ port: 8000 }, app.fetch);
+ * import { createState } from "./state.ts";
+ * // createState(await loadModels("checkpoints")) serves trained models; with none the app starts
+ * // and answers /health while /ready says 503
+ * const app = createApp(createState());
+ * const res = await app.request("/health"); // 200 {"status":"ok"}
+ * // Deno.serve({ port: 8000 }, app.fetch) puts it on a port
  * ```
  */
 export function createApp(

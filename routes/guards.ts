@@ -29,7 +29,12 @@ export function isReady(state: ServerState): boolean {
  *
  * @example
  * ```ts
- * new Hono().post("/classify", requireReady(state), handler);
+ * import { Hono } from "hono";
+ * import { onError } from "./errors.ts";
+ * import { createState } from "./state.ts";
+ * const state = createState();
+ * const app = new Hono().post("/classify", requireReady(state), (c) => c.text("ok")).onError(onError);
+ * (await app.request("/classify", { method: "POST" })).status; // 503: no model loaded yet
  * ```
  */
 export function requireReady(state: ServerState) {
@@ -53,7 +58,13 @@ export function requireReady(state: ServerState) {
  *
  * @example
  * ```ts
- * new Hono().post("/classify", limitDeclaredBody(state), handler);
+ * import { Hono } from "hono";
+ * import { onError } from "./errors.ts";
+ * import { createState } from "./state.ts";
+ * const state = createState();
+ * const app = new Hono().post("/classify", limitDeclaredBody(state), (c) => c.text("ok")).onError(onError);
+ * const big = { method: "POST", headers: { "content-length": String(100 << 20) }, body: "x" };
+ * (await app.request("/classify", big)).status; // 413: over --max-body-bytes
  * ```
  */
 export function limitDeclaredBody(state: ServerState) {
@@ -84,7 +95,14 @@ export type Served = { Variables: { served: LoadedModel; version: string } };
  *
  * @example
  * ```ts
- * new Hono<Served>().get("/v2/models/:name", resolveModel(state), (c) => c.json(c.var.served.name));
+ * import { Hono } from "hono";
+ * import { onError } from "./errors.ts";
+ * import { createState } from "./state.ts";
+ * const state = createState();
+ * const app = new Hono<Served>()
+ *   .get("/v2/models/:name", resolveModel(state), (c) => c.json(c.var.served.name))
+ *   .onError(onError);
+ * (await app.request("/v2/models/symmetric")).status; // 404 unknown_model: none is loaded
  * ```
  */
 export function resolveModel(state: ServerState) {

@@ -18,6 +18,14 @@
  *   (`FP32 [N, T]`, `1 − JSD(p, q)` per image and transform, in the order of
  *   `parameters.transforms`). A request's `outputs` picks among them. The request `id` is
  *   echoed (a fresh UUID when it has none).
+ * - The binary tensor data extension (lib/serve/binary_tensor.ts; `binary_tensor_data` in `GET
+ *   /v2`'s `extensions`): with an `Inference-Header-Content-Length` header the body is that many
+ *   bytes of JSON, then the input's raw little-endian bytes (`parameters.binary_data_size`
+ *   instead of `data`; FP32 or UINT8, the same checks as JSON values). An output with
+ *   `parameters.binary_data: true`, or every output with the request's
+ *   `parameters.binary_data_output: true`, comes back as bytes after the JSON reply, with
+ *   `parameters.binary_data_size` in place of `data` and the reply's own
+ *   `Inference-Header-Content-Length` (Content-Type `application/octet-stream`).
  *
  * Errors are the protocol's `{ "error": "<message>" }`: HTTP 400 for everything about the
  * request (unknown model included, as Triton answers, and the limits of `/classify`: body
@@ -32,6 +40,15 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { DecodedImage } from "../lib/image/decode.ts";
 import { LUMA_BT601 } from "../lib/image/resample.ts";
 import type { LoadedModel } from "../lib/model/checkpoint.ts";
+import {
+  type BinaryDatatype,
+  binaryInputs,
+  binaryReply,
+  fp32Bytes,
+  HEADER_LENGTH,
+  readTensor,
+  splitBody,
+} from "../lib/serve/binary_tensor.ts";
 import { type ClassifyJob, type Transform } from "../lib/serve/classify.ts";
 import { HttpError, readLimited, TransformFields, transformsOf } from "../lib/serve/request.ts";
 import { protocolError } from "./errors.ts";
@@ -42,7 +59,7 @@ import type { ServerState } from "./state.ts";
 export const SERVER_METADATA = {
   name: "symlab",
   version: (denoJson as { version?: string }).version ?? "unversioned",
-  extensions: [] as string[],
+  extensions: ["binary_tensor_data"],
 };
 
 const Parameter = z.union([z.string(), z.number(), z.boolean()]);
@@ -113,13 +130,18 @@ export function flattenTensor(data: unknown[], shape: number[]): number[] {
 function parameterTransforms(
   parameters: Record<string, z.infer<typeof Parameter>> = {},
 ): Transform[] {
-  const known = ["rotate", "scale", "flip"];
+  const known = ["rotate", "scale", "flip", "binary_data_output"];
   const unknown = Object.keys(parameters).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw bad(`parameters: expected rotate, scale and/or flip, got ${unknown.join(", ")}`);
+    throw bad(
+      `parameters: expected rotate, scale, flip and/or binary_data_output, got ${
+        unknown.join(", ")
+      }`,
+    );
   }
   const raw = Object.fromEntries(
-    Object.entries(parameters).map(([k, v]) => [k, String(v)]),
+    Object.entries(parameters).filter(([k]) => k !== "binary_data_output")
+      .map(([k, v]) => [k, String(v)]),
   );
   const parsed = z.object(TransformFields).safeParse(raw);
   if (!parsed.success) {
@@ -138,11 +160,24 @@ function parameterTransforms(
   return transforms;
 }
 
-/** The images of a validated input tensor, one job image each. */
+/** A boolean parameter (`binary_data`, `binary_data_output`); `fallback` when absent. */
+function flag(value: unknown, where: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw bad(`${where}: expected true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The images of a validated input tensor, one job image each; `binary` is its bytes when it
+ * came by the binary tensor data extension.
+ */
 function imagesOf(
   input: z.infer<typeof InferRequest>["inputs"][number],
   served: LoadedModel,
   maxPixels: number,
+  binary: Uint8Array | undefined,
 ): ClassifyJob["image"][] {
   const [mh, mw] = served.inputSize;
   const mc = served.channels as 1 | 3;
@@ -161,12 +196,19 @@ function imagesOf(
   if (input.datatype !== "FP32" && input.datatype !== "UINT8") {
     throw bad(`inputs[0].datatype: expected FP32 (in [0, 1]) or UINT8, got ${input.datatype}`);
   }
-  if (input.data === undefined) {
+  if (input.data !== undefined && binary !== undefined) {
+    throw bad("inputs[0]: expected data or parameters.binary_data_size, not both");
+  }
+  const count = input.shape.reduce((a, b) => a * b, 1);
+  let values: number[] | Float32Array | Uint8Array;
+  if (binary !== undefined) {
+    values = readTensor(binary, input.datatype as BinaryDatatype, count, "inputs[0]");
+  } else if (input.data !== undefined) values = flattenTensor(input.data, input.shape);
+  else {
     throw bad(
-      "inputs[0].data: expected the tensor as JSON (the binary tensor data extension is not supported)",
+      `inputs[0].data: expected the tensor as JSON, or parameters.binary_data_size with its bytes after the JSON header (${HEADER_LENGTH})`,
     );
   }
-  const values = flattenTensor(input.data, input.shape);
   const fp32 = input.datatype === "FP32";
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -212,11 +254,16 @@ async function infer(c: Context<Served>, state: ServerState): Promise<Response> 
   const { served, version } = c.var;
   const { limits } = state;
   const body = await readLimited(c.req.raw.body, limits.maxBodyBytes, limits.bodyTimeoutMs);
+  const split = splitBody(body, c.req.header(HEADER_LENGTH));
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(body));
+    json = JSON.parse(new TextDecoder().decode(split.json));
   } catch (e) {
-    throw bad(`Expected a JSON inference request: ${(e as Error).message}`);
+    throw bad(
+      `Expected a JSON inference request${
+        split.binary ? ` in the first ${split.json.length} bytes (${HEADER_LENGTH})` : ""
+      }: ${(e as Error).message}`,
+    );
   }
   const parsed = InferRequest.safeParse(json);
   if (!parsed.success) throw bad(zodMessage(parsed.error.issues[0]));
@@ -228,8 +275,17 @@ async function infer(c: Context<Served>, state: ServerState): Promise<Response> 
       }`,
     );
   }
+  const [binary] = binaryInputs(
+    request.inputs.map((i) => i.parameters?.binary_data_size),
+    split.binary,
+  );
   const transforms = parameterTransforms(request.parameters);
-  const images = imagesOf(request.inputs[0], served, limits.maxPixels);
+  const allBinary = flag(
+    request.parameters?.binary_data_output,
+    "parameters.binary_data_output",
+    false,
+  );
+  const images = imagesOf(request.inputs[0], served, limits.maxPixels, binary);
   const perCall = images.length * (1 + transforms.length);
   if (perCall > limits.maxBatchImages) {
     throw bad(
@@ -237,8 +293,11 @@ async function infer(c: Context<Served>, state: ServerState): Promise<Response> 
     );
   }
   const available = transforms.length > 0 ? ["probabilities", "invariance"] : ["probabilities"];
-  const wanted = request.outputs?.map((o) => o.name) ?? available;
-  const missing = wanted.filter((o) => !available.includes(o));
+  const wanted = request.outputs?.map((o, i) => ({
+    name: o.name,
+    binary: flag(o.parameters?.binary_data, `outputs[${i}].parameters.binary_data`, allBinary),
+  })) ?? available.map((name) => ({ name, binary: allBinary }));
+  const missing = wanted.map((o) => o.name).filter((o) => !available.includes(o));
   if (missing.length > 0) {
     throw bad(
       `outputs: expected ${available.join(" or ")}${
@@ -264,14 +323,29 @@ async function infer(c: Context<Served>, state: ServerState): Promise<Response> 
       data: results.flatMap(([r]) => r.transforms.map((t) => t.invariance)),
     },
   };
-  return c.json({
+  const reply = {
     model_name: served.name,
     model_version: version,
     id: request.id ?? crypto.randomUUID(),
     ...(transforms.length
       ? { parameters: { transforms: transforms.map((t) => `${t.kind}:${t.value}`).join(",") } }
       : {}),
-    outputs: wanted.map((name) => ({ name, datatype: "FP32", ...tensors[name] })),
+    outputs: wanted.map(({ name, binary }) => {
+      const { shape, data } = tensors[name];
+      return binary
+        ? { name, datatype: "FP32", shape, parameters: { binary_data_size: data.length * 4 } }
+        : { name, datatype: "FP32", shape, data };
+    }),
+  };
+  if (!wanted.some((o) => o.binary)) return c.json(reply);
+  // The extension's framing: the JSON header, then each binary output's bytes in order.
+  const framed = binaryReply(
+    reply,
+    wanted.filter((o) => o.binary).map((o) => fp32Bytes(tensors[o.name].data)),
+  );
+  return c.body(framed.body as Uint8Array<ArrayBuffer>, 200, {
+    "content-type": "application/octet-stream",
+    [HEADER_LENGTH]: String(framed.headerLength),
   });
 }
 

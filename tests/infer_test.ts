@@ -68,7 +68,7 @@ Deno.test("GET /v2: server metadata with name, version and extensions", async ()
   assert.equal(body.name, "symlab");
   assert.equal(typeof body.version, "string");
   assert.ok(body.version.length > 0);
-  assert.deepEqual(body.extensions, []);
+  assert.deepEqual(body.extensions, ["binary_tensor_data"]);
 });
 
 Deno.test("infer: an FP32 NHWC batch gives the model's own probabilities, every field as the protocol says", async () => {
@@ -228,7 +228,7 @@ Deno.test("infer errors: HTTP 400 with the protocol's { error } naming what was 
     ],
     [
       { inputs: [{ ...ok, data: undefined, parameters: { binary_data_size: 3072 } }] },
-      /binary tensor data extension is not supported/,
+      /binary_data_size is given but the request has no Inference-Header-Content-Length header/,
     ],
     [
       { inputs: [{ ...ok, shape: [1, 65, 65, 3], data: [] }] },
@@ -240,7 +240,7 @@ Deno.test("infer errors: HTTP 400 with the protocol's { error } naming what was 
     ],
     [
       { inputs: [ok], parameters: { rotation: "90" } },
-      /parameters: expected rotate, scale and\/or flip, got rotation/,
+      /parameters: expected rotate, scale, flip and\/or binary_data_output, got rotation/,
     ],
     [
       { inputs: [ok], parameters: { rotate: "x" } },

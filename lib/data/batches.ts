@@ -48,6 +48,7 @@ export interface Batch {
  *
  * @example
  * ```ts
+ * import { mulberry32 } from "./rng.ts";
  * permutation(5, mulberry32(1)); // e.g. Uint32Array [3, 0, 4, 1, 2]
  * ```
  */
@@ -154,6 +155,7 @@ const BatchOptionsSchema = z.strictObject({
  *
  * @example
  * ```ts
+ * import { generateSynthetic } from "./synthetic.ts";
  * const { train } = generateSynthetic({ seed: 1 });
  * for (const b of batches(train, { batchSize: 64, shuffle: true, seed: 1, epoch: 0 })) {
  *   // b.x: Float32Array [b.size, 32, 32, 3] in [0, 1]; b.y: Int32Array [b.size]
@@ -215,7 +217,9 @@ function* epoch(split: Split, options: BatchOptions): Generator<Batch> {
  *
  * @example
  * ```ts
- * const { mean, std } = channelStats(dataset.train); // e.g. mean [0.51, 0.49, 0.44]
+ * import { generateSynthetic } from "./synthetic.ts";
+ * const dataset = generateSynthetic({ seed: 1, train: 500, test: 100 });
+ * const { mean, std } = channelStats(dataset.train); // three means and three stds
  * ```
  */
 export function channelStats(split: Split): { mean: number[]; std: number[] } {

@@ -64,7 +64,8 @@ const PIXELS = 32 * 32;
  * pixel `c * 1024 + y * 32 + x` of a record becomes `(y * 32 + x) * 3 + c` of its image.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs the downloaded CIFAR-100 files
  * const split = parseCifarRecords("test.bin", await Deno.readFile("test.bin"), CIFAR100);
  * ```
  */
@@ -125,7 +126,8 @@ async function readSplit(dir: string, files: string[], spec: CifarSpec): Promise
  * Loads an extracted CIFAR directory (the archive's top directory), checking every file.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs the downloaded CIFAR-100 files
  * const { train, test, classNames } = await loadCifarDir("/data/cifar-100-binary", CIFAR100);
  * ```
  */

@@ -76,7 +76,8 @@ function describe(e: unknown): string {
  * {@linkcode DatasetError} naming the URL or file on every failure.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: downloads 168 MB over the network
  * await downloadFile(CIFAR100.url, `${cache}/${CIFAR100.archive}`, {
  *   md5: CIFAR100.md5,
  *   onProgress: downloadProgressRenderer(CIFAR100.archive),
@@ -175,7 +176,8 @@ export async function downloadFile(
  * the whole archive has been read, replacing an older copy. Returns the top-level names.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs the downloaded CIFAR-100 archive
  * await extractTarGz(`${cache}/cifar-100-binary.tar.gz`, cache); // ["cifar-100-binary"]
  * ```
  */
@@ -234,7 +236,8 @@ const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
  * otherwise (every 10 MB when the size is unknown).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: downloads over the network
  * await downloadFile(url, dest, { onProgress: downloadProgressRenderer("cifar-100-binary.tar.gz") });
  * // [#########...........] cifar-100-binary.tar.gz 75.3/168.5 MB 9.8 MB/s ETA 10s
  * ```

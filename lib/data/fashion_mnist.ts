@@ -39,7 +39,8 @@ export const DEBIAN_FASHION_DIR = "/usr/share/datasets/fashion-mnist";
  * Reads a file, transparently gunzipping `.gz` (tries `name` then `name.gz`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs Debian's dataset-fashion-mnist
  * const { path, bytes } = await readMaybeGz(DEBIAN_FASHION_DIR, "t10k-labels-idx1-ubyte");
  * ```
  */
@@ -74,7 +75,9 @@ export async function readMaybeGz(
  *
  * @example
  * ```ts
- * const { dims, data } = parseIdx("labels", bytes, 1); // dims [10000]
+ * // an IDX header (magic 0x00000801: unsigned bytes, rank 1), 3 items, then the labels
+ * const bytes = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 9]);
+ * const { dims, data } = parseIdx("labels", bytes, 1); // dims [3], data [7, 2, 9]
  * ```
  */
 export function parseIdx(
@@ -136,7 +139,8 @@ async function loadSplit(dir: string, images: string, labels: string): Promise<S
  * would give 28 → 14 → 7 → 3 and an odd map whose pooling grid does not rotate onto itself).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs Debian's dataset-fashion-mnist
  * const { train, test } = await loadFashionMnist(DEBIAN_FASHION_DIR);
  * train.count; // 60000, each 32×32×1
  * ```

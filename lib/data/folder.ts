@@ -200,7 +200,8 @@ function requireClasses(
  * only, or an empty class, and when `test/` names a class that `train/` lacks.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a folder of your images
  * const scan = await scanFolder("data/tiles");
  * console.log(scan.classNames, scan.files.length);
  * ```
@@ -345,7 +346,8 @@ export function fileListSha256(paths: string[]): Promise<string> {
  * {@linkcode DatasetError} naming `where` (the meta.json) and the folder.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a checkpoint trained on a folder
  * assertSameSplit(meta.dataset.split, dataset.split!, "checkpoints/symmetric/meta.json");
  * ```
  */
@@ -394,7 +396,8 @@ function isGrey(rgb: Uint8Array): boolean {
  * `{ error }` (the decoder's one-line reason), never a throw.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a folder of your images
  * const e = await decodeFile(await Deno.readFile("cat/1.png"), 32, "auto");
  * if ("pixels" in e) console.log(e.channels, e.pixels.length); // 1, 1024 for a grey PNG
  * ```
@@ -600,7 +603,8 @@ function assemble(
  * summary line, splits, and records the split in `dataset.split`.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a folder of your images
  * const { dataset, report } = await loadFolder({ dir: "data/tiles", cacheDir: "/tmp/cache" });
  * console.log(dataset.classNames, dataset.train.count, report.decoded);
  * ```

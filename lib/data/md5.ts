@@ -13,8 +13,8 @@ import { createHash, type Hash } from "node:crypto";
  * @example
  * ```ts
  * const md5 = new Md5();
- * for await (const chunk of (await Deno.open("a.tar.gz")).readable) md5.update(chunk);
- * md5.hex(); // "03b5dce0..."
+ * for await (const chunk of (await Deno.open("deno.json")).readable) md5.update(chunk);
+ * md5.hex(); // 32 hex digits, as md5sum deno.json prints
  * ```
  */
 export class Md5 {

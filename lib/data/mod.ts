@@ -266,7 +266,8 @@ async function loadFashion(o: LoadDatasetOptions): Promise<[Dataset, string]> {
  * or corrupt data.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: may download CIFAR-100 (168 MB)
  * const { dataset, reason } = await loadDataset({ name: "auto", log: console.log });
  * console.log(`dataset: ${dataset.name} (${reason})`);
  * ```

@@ -110,6 +110,8 @@ export interface SubsetOptions {
  *
  * @example
  * ```ts
+ * import { generateSynthetic } from "./synthetic.ts";
+ * const dataset = generateSynthetic({ seed: 1, train: 100, test: 10 });
  * const two = gather(dataset.train, [5, 3]); // two.count === 2, two.labels[0] === train.labels[5]
  * ```
  */
@@ -132,6 +134,8 @@ export function gather(split: Split, indices: ArrayLike<number>): Split {
  *
  * @example
  * ```ts
+ * import { generateSynthetic } from "./synthetic.ts";
+ * const dataset = generateSynthetic({ seed: 1, train: 2000, test: 10 });
  * const { train, validation } = trainValidationSplit(dataset.train, { seed: 1, valFraction: 0.1, size: 1000 });
  * ```
  */

@@ -73,6 +73,7 @@ export interface FolderSplitRecord {
  *
  * @example
  * ```ts
+ * import { loadDataset } from "./mod.ts";
  * try { await loadDataset({ name: "cifar100", download: false }); }
  * catch (e) { if (e instanceof DatasetError) console.error(e.message); }
  * ```
@@ -86,6 +87,8 @@ export class DatasetError extends Error {
  *
  * @example
  * ```ts
+ * import { generateSynthetic } from "./synthetic.ts";
+ * const dataset = generateSynthetic({ seed: 1, train: 2000, test: 10 });
  * const small = head(dataset.train, 1000); // small.count === 1000
  * ```
  */

@@ -124,6 +124,12 @@ export interface WorstCase {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "../model/models.ts";
+ * const model = createModel("baseline", { preset: "tiny", numClasses: 10 });
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
+ * const y = tf.tensor1d([3, 7], "int32");
+ * // per image: 1 when no restart fooled the model (correct[i] is 0 wherever the clean image is wrong)
  * const { adv, correct } = await pgdWorstCase(model, x, y, 8, { steps: 10, restarts: 2, seeds: [1, 2] });
  * ```
  */

@@ -114,7 +114,11 @@ class Hits {
  *
  * @example
  * ```ts
- * const { results, outcomes } = await evaluate([{ name: "symmetric", model }], dataset.test, { sweep: "quick", seed: 1, limit: 500, advLimit: 200 });
+ * import { generateSynthetic } from "../data/synthetic.ts";
+ * import { createModel } from "../model/models.ts";
+ * const dataset = generateSynthetic({ seed: 1, train: 10, test: 32 });
+ * const model = createModel("symmetric", { preset: "tiny", numClasses: 10 });
+ * const { results, outcomes } = await evaluate([{ name: "symmetric", model }], dataset.test, { sweep: "quick", seed: 1, limit: 32, advLimit: 8 });
  * ```
  */
 export async function evaluate(

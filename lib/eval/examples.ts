@@ -48,7 +48,8 @@ export interface Examples {
  * Classifies the first `count` test images under every column's transform with every model.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs checkpoints written by `deno task train`
  * const grid = await measureExamples(models, dataset.test, 4);
  * grid.cells[0][2].predictions[0].invariance; // score of model 0 on image 0 turned 90°
  * ```

@@ -177,6 +177,9 @@ export interface Measure {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { perturb, PERTURB_DEFAULTS } from "../transforms.ts";
+ * const x = tf.randomUniform([4, 32, 32, 3]) as tf.Tensor4D; // test images 200 to 203
  * perturb(x, { ...PERTURB_DEFAULTS, seed: imageSeeds(EVAL_SEED, 200, x.shape[0]) });
  * ```
  */

@@ -88,8 +88,10 @@ export const PNG_SCALE = 3;
  *
  * @example
  * ```ts
- * const png = await svgToPng(await lineChart("t", values, x, y));
- * await Deno.writeFile("figure.png", png);
+ * const values = [{ angle: 0, accuracy: 0.9, model: "baseline" }, { angle: 90, accuracy: 0.4, model: "baseline" }];
+ * const svg = await lineChart("t", values, { field: "angle", title: "angle" }, { field: "accuracy", title: "accuracy" });
+ * const png = await svgToPng(svg);
+ * await Deno.writeFile(`${await Deno.makeTempDir()}/figure.png`, png);
  * ```
  */
 export async function svgToPng(svg: string, scale: number = PNG_SCALE): Promise<Uint8Array> {
@@ -109,7 +111,9 @@ export async function svgToPng(svg: string, scale: number = PNG_SCALE): Promise<
  *
  * @example
  * ```ts
- * const [svgFile, pngFile] = await writeFigure("reports", "accuracy-vs-angle.svg", svg);
+ * const values = [{ angle: 0, accuracy: 0.9, model: "baseline" }, { angle: 90, accuracy: 0.4, model: "baseline" }];
+ * const svg = await lineChart("t", values, { field: "angle", title: "angle" }, { field: "accuracy", title: "accuracy" });
+ * const [svgFile, pngFile] = await writeFigure(await Deno.makeTempDir(), "accuracy-vs-angle.svg", svg);
  * // "accuracy-vs-angle.svg", "accuracy-vs-angle.png"
  * ```
  */

@@ -524,7 +524,8 @@ export function gainsOf(
  * baseline. The weights are restored after every training-mode evaluation.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs checkpoints written by `deno task train`
  * const audit = await runAudit(models.map((m) => ({ ...m, role: roleOf(m.name) })), dataset.test, { limit: 256, seed: 1 });
  * audit.gains[0].summary.asymmetry; // what the asymmetric clipping and batch-norm mode alone add
  * ```

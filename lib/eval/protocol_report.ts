@@ -120,7 +120,8 @@ export function asymmetrySentences(audit: Audit): string[] {
  * file names.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs an audit of trained checkpoints
  * await writeProtocolReport("reports/synthetic/protocol", audit, context);
  * ```
  */

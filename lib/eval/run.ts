@@ -124,7 +124,8 @@ function checkpointRecords(models: EvaluatedModel[]) {
  * {@linkcode ClassCountError} for checkpoints of another dataset.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs checkpoints written by `deno task train`
  * const { out, files } = await runEvaluation(parseEvalOptions({ checkpoints: "checkpoints" }));
  * ```
  */

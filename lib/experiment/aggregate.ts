@@ -378,7 +378,8 @@ function settingSummary(
  * Aggregates the done cells of an experiment.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a finished run of the grid
  * const summary = await aggregate(spec, expandCells(spec), "runs/smoke");
  * summary.metrics.symmetric.clean.ci95; // [lo, hi]
  * ```
@@ -695,6 +696,7 @@ export interface SummaryComparison {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const { mismatches } = await compareSummary("docs/results/study/fashion-mnist");
  * assert.deepEqual(mismatches, []);
  * ```

@@ -69,8 +69,10 @@ export type PerImage = Record<string, Float64Array>;
  *
  * @example
  * ```ts
- * const o = validateOutcomes(JSON.parse(text), "outcomes.json");
- * perImageMetrics(o, "symmetric").clean; // Float64Array of 0/1, o.images long
+ * import { validateOutcomes } from "../eval/outcomes.ts";
+ * const file = "docs/results/study/fashion-mnist/baseline-s1-n300-shift/eval/outcomes.json";
+ * const o = validateOutcomes(JSON.parse(await Deno.readTextFile(file)), file);
+ * perImageMetrics(o, "baseline").clean; // Float64Array of 0/1, o.images long
  * ```
  */
 export function perImageMetrics(outcomes: Outcomes, model: string, source = "outcomes"): PerImage {

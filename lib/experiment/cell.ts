@@ -309,7 +309,8 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  * `failed.json` and returned, so that the other cells go on.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: trains and evaluates a model in a subprocess
  * const r = await runCell(spec, cells[0], "runs/smoke", { threads: 2 });
  * ```
  */

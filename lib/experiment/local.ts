@@ -41,7 +41,8 @@ export function threadsPerCell(cores: number, jobs: number): number {
  * cells are left out: their base cell's eval measures them (lib/experiment/spec.ts).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: trains and evaluates the whole grid
  * const { results } = await runLocal(spec, expandCells(spec), "runs/smoke", { jobs: 2 });
  * ```
  */

@@ -69,7 +69,8 @@ async function command(
  * CPUs per task…) go to sbatch before the script. Returns the job id.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a Slurm cluster
  * const s = await submitArray("runs/grid", "grid", [0, 1, 2], ["--partition=gpu", "-c", "8"]);
  * ```
  */

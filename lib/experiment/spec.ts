@@ -360,6 +360,7 @@ export function cellId(model: string, seed: number, size: number, augment: strin
  *
  * @example
  * ```ts
+ * const spec = await readSpec("experiments/quick.yaml");
  * expandCells(spec).map((c) => c.id); // ["baseline-s1-n64-shift", "symmetric-s1-n64-shift", …]
  * ```
  */

@@ -78,6 +78,7 @@ export class ImageError extends Error {
  *
  * @example
  * ```ts
+ * const bytes = await Deno.readFile("routes/static/samples/cat.jpg");
  * await decodeImage(bytes, { maxPixels: IMAGE_DEFAULTS.maxPixels / 10 });
  * ```
  */
@@ -428,7 +429,7 @@ const VIPS_FORMAT: Record<ImageType, string> = {
  *
  * @example
  * ```ts
- * const header = await readImageHeader(await Deno.readFile("photo.jpg"));
+ * const header = await readImageHeader(await Deno.readFile("routes/static/samples/cat.jpg"));
  * if (header.width * header.height > 10_000_000) throw new Error("too big");
  * ```
  */
@@ -550,8 +551,8 @@ function overBackground(rgba: Uint8Array, bg: readonly [number, number, number])
  *
  * @example
  * ```ts
- * const img = await decodeImage(await Deno.readFile("cat.webp"), { maxPixels: 4_000_000 });
- * console.log(img.sourceType, img.width, img.height, img.data.length); // webp w h w*h*3
+ * const img = await decodeImage(await Deno.readFile("routes/static/samples/cat.jpg"), { maxPixels: 4_000_000 });
+ * console.log(img.sourceType, img.width, img.height, img.data.length); // jpeg w h w*h*3
  * ```
  */
 export async function decodeImage(

@@ -115,7 +115,8 @@ export const LUMA_BT601 = [0.299, 0.587, 0.114] as const;
  *
  * @example
  * ```ts
- * const img = await decodeImage(bytes);
+ * import { decodeImage } from "./decode.ts";
+ * const img = await decodeImage(await Deno.readFile("routes/static/samples/cat.jpg"));
  * const x = toModelInput(img, { height: 32, width: 32, channels: 3 }); // 32·32·3 floats
  * ```
  */
@@ -175,6 +176,8 @@ export function toModelInput(img: DecodedImage, size: ModelInputSize): Float32Ar
  *
  * @example
  * ```ts
+ * import { decodeImage } from "./decode.ts";
+ * const bytes = await Deno.readFile("routes/static/samples/cat.jpg");
  * const x = imageToTensor(await decodeImage(bytes), { height: 32, width: 32, channels: 3 });
  * x.shape; // [1, 32, 32, 3]
  * ```

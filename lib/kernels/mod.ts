@@ -70,6 +70,7 @@ let installed = false;
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * installKernels({ thresholds: { minConvMacs: 0 } }); // every convolution to oneDNN
  * await tf.setBackend("wasm");
  * console.log(setNativeEnabled(true).label);

@@ -21,7 +21,8 @@ export type KernelBody = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] |
  * its kernel function calls). With nothing to replace, `body` must always answer.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: replaces wasm's Identity kernel for the whole process (`share` is lib/kernels/wasm's)
  * // Identity shares the buffer for numeric tensors; strings go to wasm's own copy.
  * overrideKernel("Identity", "wasm", ({ inputs }) =>
  *   inputs.x.dtype === "string" ? undefined : share(inputs.x));

@@ -61,7 +61,8 @@ interface TensorRecord {
  * own path. Returns the same backend.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a WebGPU device
  * const backend = guardSyncReads(new WebGPUBackend(device, adapter.info));
  * tf.registerBackend("webgpu", () => backend);
  * ```

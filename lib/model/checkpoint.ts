@@ -96,7 +96,8 @@ export interface SaveOptions {
  * Writes a checkpoint atomically (see module doc). Returns the weights' SHA-256.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a trained model and its meta (`deno task train` writes both)
  * await saveCheckpoint("checkpoints/symmetric", model, { meta });
  * ```
  */
@@ -236,7 +237,8 @@ function configMismatch(config: ModelConfig, loaded: tf.LayersModel): string | u
  * the file. Recovers from an interrupted save (`<dir>.old`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a checkpoint written by `deno task train`
  * const { model, meta } = await loadCheckpoint("checkpoints/symmetric");
  * ```
  */
@@ -357,7 +359,8 @@ export const DEFAULT_INPUT_SIDE = 32;
  * else 32×32. Returns where the size came from, for the start-up log.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a checkpoint written by `deno task train`
  * const { size, source } = servedInputSize(meta); // [32, 32], "meta.training.inputSize"
  * ```
  */
@@ -384,7 +387,8 @@ export function servedInputSize(
  * when neither does, and the checkpoint's own error (naming the file) when one is corrupt.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs checkpoints written by `deno task train`
  * const models = await loadModels("checkpoints", console.log);
  * models.map((m) => m.name); // ["baseline", "symmetric"]
  * ```

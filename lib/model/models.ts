@@ -393,6 +393,7 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const model = createModel("symmetric", { preset: "tiny", numClasses: 10 });
  * const logits = model.predict(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 10]
  * ```

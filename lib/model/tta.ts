@@ -28,6 +28,9 @@ export function ttaName(model: string): string {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "./models.ts";
+ * const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
  * const tta = averageOverQuarterTurns(createModel("baseline", { preset: "tiny", numClasses: 10 }));
  * const p = tf.softmax(tta.predict(x) as tf.Tensor); // = mean of the four turns' softmaxes
  * ```

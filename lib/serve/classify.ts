@@ -124,7 +124,8 @@ const round6 = (v: number) => Number(v.toFixed(6));
  * job, one result per model it asked for (in its order). Leaves no tensors behind.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a checkpoint written by `deno task train`
  * const [[r]] = await classifyBatch([{ image, models: [served], transforms, k: 5 }]);
  * r.transforms[0].invariance; // 1 − JSD(p, q) in bits
  * ```
@@ -223,7 +224,8 @@ export async function classifyBatch(
  * Classifies one decoded image and its transforms with one model, as one batch.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs a checkpoint written by `deno task train`
  * const r = await classifyImage(served, image, [{ kind: "rotate", value: 90 }], 5);
  * r.transforms[0].invariance; // 1 − JSD(p, q) in bits
  * ```

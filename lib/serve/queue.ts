@@ -80,7 +80,8 @@ type BatchEntry = Exclude<Entry, { kind: "run" }>;
  * at most one batch of decoded images is in memory however long the queue is.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: needs checkpoints written by `deno task train`
  * const queue = new InferenceQueue({ capacity: 64 });
  * const { results } = await queue.classify({ bytes, models, transforms, k: 5 });
  * ```

@@ -53,6 +53,7 @@ const flips = z.string().max(1000).transform((s, ctx) => {
  *
  * @example
  * ```ts
+ * import { z } from "zod";
  * const q = z.object(TransformFields).parse({ rotate: "90,45" }); // { rotate: [90, 45] }
  * ```
  */
@@ -88,7 +89,8 @@ export function transformsOf(
  *
  * @example
  * ```ts
- * const body = await readLimited(request.body, 10 * 1024 * 1024, 30_000);
+ * const request = new Request("http://localhost/classify", { method: "POST", body: "an image" });
+ * const body = await readLimited(request.body, 10 * 1024 * 1024, 30_000); // 8 bytes
  * ```
  */
 export async function readLimited(

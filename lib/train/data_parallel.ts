@@ -81,7 +81,8 @@ export function splitRows(n: number, parts: number): [number, number][] {
  * N workers computing one model's training gradients in parallel.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: starts two worker threads, each loading tfjs and a model
  * const dp = await DataParallel.create(config, 2);
  * const { grads, loss } = await dp.gradients(model, x, [64, 32, 32, 3], labels, 100);
  * optimizer.applyGradients(grads);

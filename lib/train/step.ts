@@ -39,6 +39,11 @@ export interface Gradients {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "../model/models.ts";
+ * const model = createModel("baseline", { preset: "tiny", numClasses: 10 });
+ * const x = tf.randomUniform([4, 32, 32, 3]) as tf.Tensor4D;
+ * const labels = tf.tensor1d([0, 1, 2, 3], "int32");
  * const { grads, loss, hits } = crossEntropyGradients(model, x, labels, 10);
  * ```
  */
@@ -93,7 +98,13 @@ export interface GradientSource {
  *
  * @example
  * ```ts
- * await trainStep(model, batch, { optimizer, lr, weightDecay, decay: "decoupled", parallel: new MicroBatches(16) });
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "../model/models.ts";
+ * const model = createModel("baseline", { preset: "tiny", numClasses: 10 });
+ * const batch = { x: new Float32Array(4 * 32 * 32 * 3).fill(0.5), shape: [4, 32, 32, 3] as [number, number, number, number], labels: new Int32Array([0, 1, 2, 3]), numClasses: 10 };
+ * const lr = 0.002, weightDecay = 1e-4, optimizer = tf.train.adam(lr);
+ * // the batch of 4 in chunks of 2, one optimizer step
+ * await trainStep(model, batch, { optimizer, lr, weightDecay, decay: "decoupled", parallel: new MicroBatches(2) });
  * ```
  */
 export class MicroBatches implements GradientSource {
@@ -152,6 +163,11 @@ export interface StepOptions {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "../model/models.ts";
+ * const model = createModel("baseline", { preset: "tiny", numClasses: 10 });
+ * const batch = { x: new Float32Array(4 * 32 * 32 * 3).fill(0.5), shape: [4, 32, 32, 3] as [number, number, number, number], labels: new Int32Array([0, 1, 2, 3]), numClasses: 10 };
+ * const lr = 0.05, optimizer = tf.train.momentum(lr, 0.9);
  * const { loss, hits } = await trainStep(model, batch, { optimizer, lr, weightDecay: 5e-4, decay: "l2" });
  * ```
  */
