@@ -2,7 +2,9 @@
  * `deno task bench:serve`: latency and throughput of `POST /classify` with the default
  * transforms (original + rotations 90/180/270) through every loaded model, and of the Open
  * Inference Protocol's `POST /v2/models/{name}/infer` (one FP32 image at that model's input
- * size with `parameters.rotate` 90,180,270: the same four images through one model), over real
+ * size with `parameters.rotate` 90,180,270: the same four images through one model), sent as
+ * JSON numbers and again in the binary tensor data extension (the same image as raw FP32 bytes
+ * after a JSON header, and the outputs back as bytes), over real
  * HTTP on this machine (server and client in this one process, as `deno task serve` would
  * serve it), at 1 and 8 concurrent clients, and the process's RSS after each phase, to show
  * that memory does not grow with requests.
@@ -16,6 +18,7 @@ import { encode as encodePng } from "fast-png";
 import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { CheckpointError, loadModels, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { countParams, createModel, MODEL_NAMES, modelConfig } from "../lib/model/models.ts";
+import { fp32Bytes, HEADER_LENGTH } from "../lib/serve/binary_tensor.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { expectedOneOf } from "../lib/validate.ts";
@@ -144,16 +147,27 @@ async function main(): Promise<number> {
   }
   const [ih, iw] = inferModel.inputSize, ic = inferModel.channels;
   const inferUrl = `http://127.0.0.1:${server.addr.port}/v2/models/${inferModel.name}/infer`;
+  const image = Array.from({ length: ih * iw * ic }, (_, i) => ((i * 37) % 256) / 255);
   const inferBody = JSON.stringify({
     id: "bench",
     parameters: { rotate: "90,180,270" },
+    inputs: [{ name: "img", shape: [1, ih, iw, ic], datatype: "FP32", data: image }],
+  });
+  // The same request in the binary tensor data extension, the outputs asked back as bytes.
+  const imageBytes = fp32Bytes(image);
+  const binaryHeader = new TextEncoder().encode(JSON.stringify({
+    id: "bench",
+    parameters: { rotate: "90,180,270", binary_data_output: true },
     inputs: [{
       name: "img",
       shape: [1, ih, iw, ic],
       datatype: "FP32",
-      data: Array.from({ length: ih * iw * ic }, (_, i) => ((i * 37) % 256) / 255),
+      parameters: { binary_data_size: imageBytes.length },
     }],
-  });
+  }));
+  const binaryBody = new Uint8Array(binaryHeader.length + imageBytes.length);
+  binaryBody.set(binaryHeader);
+  binaryBody.set(imageBytes, binaryHeader.length);
   const sendInfer = async () => {
     const res = await fetch(inferUrl, {
       method: "POST",
@@ -162,6 +176,22 @@ async function main(): Promise<number> {
     });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     await res.json();
+  };
+  const sendBinary = async () => {
+    const res = await fetch(inferUrl, {
+      method: "POST",
+      body: binaryBody,
+      headers: {
+        "content-type": "application/octet-stream",
+        [HEADER_LENGTH]: String(binaryHeader.length),
+      },
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    // What a client does with the reply: the JSON header, then the probabilities' bytes.
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const length = Number(res.headers.get(HEADER_LENGTH));
+    JSON.parse(new TextDecoder().decode(bytes.subarray(0, length)));
+    new Float32Array(bytes.slice(length).buffer);
   };
   const run = async (concurrency: number, count: number, once = send) => {
     const latencies: number[] = [];
@@ -207,6 +237,14 @@ async function main(): Promise<number> {
     rows.push({ route: "infer" as const, ...await run(concurrency, n, sendInfer) });
     rss.push([`after ${concurrency === 1 ? "" : "2 × "}${n} OIP-infer requests`, memory()]);
   }
+  for (let i = 0; i < 20; i++) await sendBinary(); // warm-up
+  for (const concurrency of [1, 8]) {
+    rows.push({ route: "binary" as const, ...await run(concurrency, n, sendBinary) });
+    rss.push([
+      `after ${concurrency === 1 ? "" : "2 × "}${n} OIP-infer binary requests`,
+      memory(),
+    ]);
+  }
   const peak = await peakRssMb();
   await server.shutdown();
   if (temp) await Deno.remove(temp, { recursive: true });
@@ -222,8 +260,9 @@ async function main(): Promise<number> {
   const route = {
     classify:
       `POST /classify (${w}×${h} PNG, multipart; original + 3 rotations; every loaded model)`,
-    infer: `OIP POST /v2/models/${inferModel.name}/infer (1 FP32 ${ih}×${iw}×${ic} image, JSON; ` +
-      `parameters.rotate 90,180,270; ${inferModel.name} only)`,
+    infer: `OIP POST /v2/models/${inferModel.name}/infer (1 FP32 ${ih}×${iw}×${ic} image, JSON, ` +
+      `${inferBody.length} bytes; parameters.rotate 90,180,270; ${inferModel.name} only)`,
+    binary: `the same, binary tensor data extension (${binaryBody.length} bytes; outputs as bytes)`,
   };
   console.log(
     `Models: ${
