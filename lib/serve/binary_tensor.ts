@@ -35,7 +35,14 @@ const bad = (message: string) => new HttpError(400, "bad_request", message);
  *
  * @example
  * ```ts
- * const { json, binary } = splitBody(body, request.headers.get(HEADER_LENGTH) ?? undefined);
+ * const header = new TextEncoder().encode('{"inputs":[]}'); // 13 bytes of JSON, then 4 binary
+ * const request = new Request("http://localhost/v2/models/symmetric/infer", {
+ *   method: "POST",
+ *   headers: { [HEADER_LENGTH]: String(header.length) },
+ *   body: new Uint8Array([...header, 0, 0, 128, 63]),
+ * });
+ * const body = new Uint8Array(await request.arrayBuffer());
+ * const { json, binary } = splitBody(body, request.headers.get(HEADER_LENGTH) ?? undefined); // 13 + 4 bytes
  * ```
  */
 export function splitBody(
@@ -62,6 +69,7 @@ export function splitBody(
  *
  * @example
  * ```ts
+ * const binary = new Uint8Array(3072);
  * const [img] = binaryInputs([3072], binary); // 3072 bytes: one 16×16×3 FP32 image
  * ```
  */
@@ -108,7 +116,8 @@ export function binaryInputs(
  *
  * @example
  * ```ts
- * const x = readTensor(bytes, "FP32", 16 * 16 * 3, "inputs[0]"); // Float32Array(768)
+ * const bytes = fp32Bytes(new Float32Array(16 * 16 * 3).fill(0.5));
+ * const x = readTensor(bytes, "FP32", 16 * 16 * 3, "inputs[0]"); // Float32Array(768) of 0.5
  * ```
  */
 export function readTensor(
@@ -153,7 +162,9 @@ export function fp32Bytes(values: ArrayLike<number>): Uint8Array {
  *
  * @example
  * ```ts
- * const { body, headerLength } = binaryReply({ outputs }, [fp32Bytes(probabilities)]);
+ * const probabilities = [0.7, 0.3];
+ * const outputs = [{ name: "probabilities", datatype: "FP32", shape: [1, 2], parameters: { binary_data_size: 8 } }];
+ * const { body, headerLength } = binaryReply({ outputs }, [fp32Bytes(probabilities)]); // JSON, then 8 bytes
  * ```
  */
 export function binaryReply(
