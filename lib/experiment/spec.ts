@@ -35,8 +35,17 @@ const AUGMENTS = ["none", "shift", "shift+rot90", "shift+rotate"] as const;
 /** The schema of an experiment file (defaults are the training CLI's where it has one). */
 export const ExperimentSpecSchema = z.object({
   /** A name for the grid, used in the summary's title. */
-  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, "expected letters, digits, . _ -"),
-  dataset: z.enum(["cifar100", "cifar10", "fashion-mnist", "synthetic", "folder"]),
+  name: z.string().min(1).regex(
+    /^[A-Za-z0-9._-]+$/,
+    "expected letters, digits, . _ -",
+  ),
+  dataset: z.enum([
+    "cifar100",
+    "cifar10",
+    "fashion-mnist",
+    "synthetic",
+    "folder",
+  ]),
   /** An already extracted copy of the dataset (passed as --data-dir); a folder dataset's folder. */
   dataDir: z.string().min(1).optional(),
   /**
@@ -46,7 +55,8 @@ export const ExperimentSpecSchema = z.object({
    */
   folder: z.object({
     size: z.number().int().min(4).max(1024).optional(),
-    channels: z.union([z.literal("auto"), z.literal(1), z.literal(3)]).optional(),
+    channels: z.union([z.literal("auto"), z.literal(1), z.literal(3)])
+      .optional(),
     testFraction: z.number().gt(0).max(0.9).optional(),
     splitSeed: z.number().int().min(0).optional(),
   }).strict().optional(),
@@ -59,7 +69,8 @@ export const ExperimentSpecSchema = z.object({
    */
   sizes: z.array(z.number().positive()).min(1).default([1]),
   /** Per-model sizes replacing `sizes` for that model (a `+tta` model defaults to its base's). */
-  sizesFor: z.record(z.string(), z.array(z.number().positive()).min(1)).optional(),
+  sizesFor: z.record(z.string(), z.array(z.number().positive()).min(1))
+    .optional(),
   augmentations: z.array(z.enum(AUGMENTS)).min(1).default(["shift"]),
   preset: z.enum(["tiny", "small", "paper", "reference"]).default("small"),
   epochs: z.number().int().min(1).max(10_000),
@@ -68,13 +79,21 @@ export const ExperimentSpecSchema = z.object({
    * replacing `epochs` there: a small subset needs more passes for a comparable number of
    * optimizer steps.
    */
-  epochsFor: z.record(z.string(), z.number().int().min(1).max(10_000)).optional(),
+  epochsFor: z.record(z.string(), z.number().int().min(1).max(10_000))
+    .optional(),
+  /**
+   * Seeds at a given training-set size (keys as in `epochsFor`), replacing `seeds` there: small
+   * subsets are cheap cells whose seed-to-seed spread is the widest, so they get more seeds.
+   */
+  seedsFor: z.record(z.string(), z.array(z.number().int().min(0)).min(1))
+    .optional(),
   batchSize: z.number().int().min(1).max(4096).default(64),
   /**
    * Per grid model: images per gradient chunk (train's --micro-batch), for a model whose step
    * does not fit in memory at `batchSize`; the optimizer still steps once per batch.
    */
-  microBatchFor: z.record(z.string(), z.number().int().min(1).max(4096)).optional(),
+  microBatchFor: z.record(z.string(), z.number().int().min(1).max(4096))
+    .optional(),
   optimizer: z.enum(["sgd", "adam"]).default("adam"),
   lr: z.number().positive().max(10).default(0.002),
   momentum: z.number().min(0).max(0.999).default(0.9),
@@ -137,7 +156,9 @@ export interface Variant {
   base?: string;
 }
 
-const VARIANT_HELP = `${MODEL_NAMES.join(", ")}, baseline+rotaug, or one of them + "+tta"`;
+const VARIANT_HELP = `${
+  MODEL_NAMES.join(", ")
+}, baseline+rotaug, or one of them + "+tta"`;
 
 /**
  * Parses a grid model name: `baseline`…`rotscale`, `baseline+rotaug`, and either of those with
@@ -165,7 +186,9 @@ export function trainAugment(cell: Pick<Cell, "model" | "augment">): Augment {
 /** The registry model a cell trains and loads (`baseline` for `baseline+rotaug`). */
 export function cellArch(cell: Pick<Cell, "model">): ModelName {
   const v = variantOf(cell.model);
-  if (!v) throw new SpecError(`model "${cell.model}": expected ${VARIANT_HELP}`);
+  if (!v) {
+    throw new SpecError(`model "${cell.model}": expected ${VARIANT_HELP}`);
+  }
   return v.arch;
 }
 
@@ -187,19 +210,38 @@ export function modelSizes(spec: ExperimentSpec, model: string): number[] {
 
 /** Every size of the grid, in first-listed order (`sizes`, then `sizesFor` in model order). */
 export function gridSizes(spec: ExperimentSpec): number[] {
-  const all = [...spec.sizes, ...spec.models.flatMap((m) => modelSizes(spec, m))];
+  const all = [
+    ...spec.sizes,
+    ...spec.models.flatMap((m) => modelSizes(spec, m)),
+  ];
   return all.filter((s, i) => all.indexOf(s) === i);
 }
 
 /** A cell's gradient chunk (train's --micro-batch): its model's `microBatchFor`, else 0 (off). */
-export function cellMicroBatch(spec: ExperimentSpec, cell: Pick<Cell, "model">): number {
+export function cellMicroBatch(
+  spec: ExperimentSpec,
+  cell: Pick<Cell, "model">,
+): number {
   return spec.microBatchFor?.[cell.model] ?? 0;
 }
 
 /** The epochs a cell trains: `epochsFor` at its size, else `epochs`. */
-export function cellEpochs(spec: ExperimentSpec, cell: Pick<Cell, "size">): number {
-  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) => Number(k) === cell.size);
+export function cellEpochs(
+  spec: ExperimentSpec,
+  cell: Pick<Cell, "size">,
+): number {
+  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) =>
+    Number(k) === cell.size
+  );
   return own ? own[1] : spec.epochs;
+}
+
+/** The seeds of a grid size: `seedsFor` at that size, else `seeds`. */
+export function sizeSeeds(spec: ExperimentSpec, size: number): number[] {
+  const own = Object.entries(spec.seedsFor ?? {}).find(([k]) =>
+    Number(k) === size
+  );
+  return own ? own[1] : spec.seeds;
 }
 
 /** Whether a grid model has a training run of its own (not a `+tta` evaluation). */
@@ -216,27 +258,45 @@ export function isTrained(cell: Pick<Cell, "evaluatedIn">): boolean {
  * const spec = validateSpec({ name: "t", dataset: "synthetic", models: ["baseline"], seeds: [1], epochs: 1 });
  * ```
  */
-export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpec {
+export function validateSpec(
+  raw: unknown,
+  source = "experiment",
+): ExperimentSpec {
   const parsed = ExperimentSpecSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.reduce<string>(
-      (s, p) => typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p),
+      (s, p) =>
+        typeof p === "number"
+          ? `${s}[${p}]`
+          : s
+          ? `${s}.${String(p)}`
+          : String(p),
       "",
     );
-    const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
-    throw new SpecError(`${source}: ${field || "(top level)"}: ${issue.message}${keys}`);
+    const keys = issue.code === "unrecognized_keys"
+      ? ` (${issue.keys.join(", ")})`
+      : "";
+    throw new SpecError(
+      `${source}: ${field || "(top level)"}: ${issue.message}${keys}`,
+    );
   }
   const spec = parsed.data;
   if (spec.dataset === "folder" && !spec.dataDir) {
-    throw new SpecError(`${source}: dataDir: dataset folder needs the folder of images`);
+    throw new SpecError(
+      `${source}: dataDir: dataset folder needs the folder of images`,
+    );
   }
   if (spec.folder && spec.dataset !== "folder") {
     throw new SpecError(`${source}: folder: applies to dataset folder only`);
   }
   spec.models.forEach((m, i) => {
     const v = variantOf(m);
-    if (!v) throw new SpecError(`${source}: models[${i}]: expected ${VARIANT_HELP}, got "${m}"`);
+    if (!v) {
+      throw new SpecError(
+        `${source}: models[${i}]: expected ${VARIANT_HELP}, got "${m}"`,
+      );
+    }
     if (v.base && !spec.models.includes(v.base)) {
       throw new SpecError(
         `${source}: models[${i}]: ${m} is evaluated from ${v.base}'s checkpoints, so models must list ${v.base}`,
@@ -246,25 +306,33 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
   for (const model of Object.keys(spec.microBatchFor ?? {})) {
     if (!spec.models.includes(model)) {
       throw new SpecError(
-        `${source}: microBatchFor.${model}: not one of models (${spec.models.join(", ")})`,
+        `${source}: microBatchFor.${model}: not one of models (${
+          spec.models.join(", ")
+        })`,
       );
     }
   }
   for (const [model, sizes] of Object.entries(spec.sizesFor ?? {})) {
     if (!spec.models.includes(model)) {
       throw new SpecError(
-        `${source}: sizesFor.${model}: not one of models (${spec.models.join(", ")})`,
+        `${source}: sizesFor.${model}: not one of models (${
+          spec.models.join(", ")
+        })`,
       );
     }
     const dup = sizes.find((v, i) => sizes.indexOf(v) !== i);
     if (dup !== undefined) {
-      throw new SpecError(`${source}: sizesFor.${model}: ${dup} is listed twice`);
+      throw new SpecError(
+        `${source}: sizesFor.${model}: ${dup} is listed twice`,
+      );
     }
   }
   for (const m of spec.models) {
     const base = variantOf(m)!.base;
     if (!base) continue;
-    const missing = modelSizes(spec, m).find((s) => !modelSizes(spec, base).includes(s));
+    const missing = modelSizes(spec, m).find((s) =>
+      !modelSizes(spec, base).includes(s)
+    );
     if (missing !== undefined) {
       throw new SpecError(
         `${source}: sizesFor.${m}: size ${missing} has no ${base} cell to evaluate (${base} has ${
@@ -277,7 +345,9 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
     const list = spec[key] as unknown[];
     const dup = list.find((v, i) => list.indexOf(v) !== i);
     if (dup !== undefined) {
-      throw new SpecError(`${source}: ${key}: ${JSON.stringify(dup)} is listed twice`);
+      throw new SpecError(
+        `${source}: ${key}: ${JSON.stringify(dup)} is listed twice`,
+      );
     }
   }
   const lists: [string, number[]][] = [
@@ -295,10 +365,25 @@ export function validateSpec(raw: unknown, source = "experiment"): ExperimentSpe
       }
     });
   }
+  for (const [key, seeds] of Object.entries(spec.seedsFor ?? {})) {
+    if (!gridSizes(spec).includes(Number(key))) {
+      throw new SpecError(
+        `${source}: seedsFor.${key}: not a size of the grid (${
+          gridSizes(spec).join(", ")
+        })`,
+      );
+    }
+    const dup = seeds.find((v, i) => seeds.indexOf(v) !== i);
+    if (dup !== undefined) {
+      throw new SpecError(`${source}: seedsFor.${key}: ${dup} is listed twice`);
+    }
+  }
   for (const key of Object.keys(spec.epochsFor ?? {})) {
     if (!gridSizes(spec).includes(Number(key))) {
       throw new SpecError(
-        `${source}: epochsFor.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
+        `${source}: epochsFor.${key}: not a size of the grid (${
+          gridSizes(spec).join(", ")
+        })`,
       );
     }
   }
@@ -349,7 +434,12 @@ export function sizeLabel(size: number): string {
 }
 
 /** A cell's id: `<model>-s<seed>-<size>-<augment>`, every `+` as `_` (shell- and path-safe). */
-export function cellId(model: string, seed: number, size: number, augment: string): string {
+export function cellId(
+  model: string,
+  seed: number,
+  size: number,
+  augment: string,
+): string {
   return `${model}-s${seed}-${sizeLabel(size)}-${augment}`.replaceAll("+", "_");
 }
 
@@ -369,7 +459,7 @@ export function expandCells(spec: ExperimentSpec): Cell[] {
   const sizesOf = new Map(spec.models.map((m) => [m, modelSizes(spec, m)]));
   for (const augment of spec.augmentations) {
     for (const size of gridSizes(spec)) {
-      for (const seed of spec.seeds) {
+      for (const seed of sizeSeeds(spec, size)) {
         for (const model of spec.models) {
           if (!sizesOf.get(model)!.includes(size)) continue;
           const id = cellId(model, seed, size, augment);
