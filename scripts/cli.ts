@@ -199,6 +199,7 @@ function flagValue(f: Flag, text: string): unknown {
  *
  * @example
  * ```ts
+ * import { z } from "zod";
  * const Schema = z.object({ batchSize: z.number().int().min(1).default(64) });
  * parseOptions(Schema, ["--batch-size", "8"]).options; // { batchSize: 8 }
  * ```
@@ -245,8 +246,9 @@ function wrap(text: string, width: number): string[] {
  *
  * @example
  * ```ts
+ * import { z } from "zod";
  * optionsHelp(z.object({ seed: z.number().int().default(1).meta({ help: "data order", arg: "N" }) }));
- * // "  --seed N    data order (default 1)\n  --help      this text"
+ * // "  --seed N  data order (default 1)\n  --help    this text"
  * ```
  */
 export function optionsHelp(schema: z.ZodType): string {
