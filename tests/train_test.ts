@@ -48,13 +48,15 @@ Deno.test("one-cycle and cosine schedules have the documented shape", () => {
 Deno.test("train flags: defaults, --quick, and one-line errors that name the flag", () => {
   const d = parseTrainArgs([]);
   assert.equal(d.options.epochs, TRAIN_DEFAULTS.epochs);
-  assert.equal(d.dataset, "auto");
+  assert.equal(d.options.dataset, "auto");
   const q = parseTrainArgs(["--quick"]);
-  assert.equal(q.dataset, "synthetic");
+  assert.equal(q.options.dataset, "synthetic");
   assert.equal(q.options.limit, 2000);
+  // What was given beats --quick's defaults.
+  assert.equal(parseTrainArgs(["--quick", "--epochs", "3"]).options.epochs, 3);
   assert.throws(
     () => parseTrainArgs(["--epochs", "two"]),
-    /--epochs: expected a number, got "two"/,
+    /--epochs: expected an integer ≥ 1, got "two"/,
   );
   assert.throws(() => parseTrainArgs(["--epochs", "0"]), /--epochs/);
   assert.throws(() => parseTrainArgs(["--model", "resnet"]), /--model/);

@@ -91,12 +91,21 @@ export interface FolderOptions {
   progress?: boolean | ((s: string) => void);
 }
 
-const OptionsSchema = z.strictObject({
-  dir: z.string().min(1),
+/**
+ * What a folder's images become and how it splits (each optional, {@linkcode FOLDER_DEFAULTS}
+ * when absent): checked here, and the fields of train's options and of an experiment file's
+ * `folder:` (lib/train/options.ts, lib/experiment/spec.ts).
+ */
+export const FolderSplitSchema = z.strictObject({
   size: z.number().int().min(4).max(1024).optional(),
   channels: z.union([z.literal("auto"), z.literal(1), z.literal(3)]).optional(),
   testFraction: z.number().gt(0).max(0.9).optional(),
   splitSeed: z.number().int().min(0).optional(),
+});
+
+const OptionsSchema = z.strictObject({
+  dir: z.string().min(1),
+  ...FolderSplitSchema.shape,
   cacheDir: z.string().min(1).optional(),
   concurrency: z.number().int().min(1).max(64).optional(),
   log: z.custom<(line: string) => void>((v) => typeof v === "function").optional(),

@@ -34,7 +34,13 @@ export { batches, channelStats } from "./batches.ts";
 export type { Augment, Batch, BatchOptions } from "./batches.ts";
 export { CIFAR10, CIFAR100 } from "./cifar.ts";
 export { FASHION_CLASSES } from "./fashion_mnist.ts";
-export { assertSameSplit, FOLDER_DEFAULTS, FOLDER_EXTENSIONS, loadFolder } from "./folder.ts";
+export {
+  assertSameSplit,
+  FOLDER_DEFAULTS,
+  FOLDER_EXTENSIONS,
+  FolderSplitSchema,
+  loadFolder,
+} from "./folder.ts";
 export { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
 export { DATASET_NAMES, DatasetError } from "./types.ts";
 
