@@ -22,47 +22,43 @@
  */
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
+import { DATASET_NAMES, FolderSplitSchema } from "../data/mod.ts";
 import { MODEL_NAMES, type ModelName } from "../model/models.ts";
-import { EVAL_SEED, PGD_RESTARTS } from "../eval/measures.ts";
+import { EvalOptionsSchema } from "../eval/options.ts";
+import { type AugmentName, TRAIN_DEFAULTS, TrainTaskSchema } from "../train/options.ts";
 
 /** A file that is not a valid experiment; the one-line message names the field. */
 export class SpecError extends Error {
   override name = "SpecError";
 }
 
-const AUGMENTS = ["none", "shift", "shift+rot90", "shift+rotate"] as const;
+const T = TrainTaskSchema.shape;
+const E = EvalOptionsSchema.shape;
 
-/** The schema of an experiment file (defaults are the training CLI's where it has one). */
+/**
+ * The schema of an experiment file. Its recipe fields are train's and eval's options (the same
+ * validation and defaults: lib/train/options.ts, lib/eval/options.ts), but for the three an
+ * experiment chooses otherwise: `valFraction` 0.1 (the reported checkpoint is chosen on
+ * validation images), `epochs` required, and `eval.sweep` quick.
+ */
 export const ExperimentSpecSchema = z.object({
   /** A name for the grid, used in the summary's title. */
   name: z.string().min(1).regex(
     /^[A-Za-z0-9._-]+$/,
     "expected letters, digits, . _ -",
   ),
-  dataset: z.enum([
-    "cifar100",
-    "cifar10",
-    "fashion-mnist",
-    "synthetic",
-    "folder",
-  ]),
-  /** An already extracted copy of the dataset (passed as --data-dir); a folder dataset's folder. */
+  dataset: z.enum(DATASET_NAMES),
+  /** An already extracted copy of the dataset (train's and eval's dataDir); a folder dataset's folder. */
   dataDir: z.string().min(1).optional(),
   /**
-   * `dataset: folder` only: train's --size, --channels, --test-fraction and --split-seed
+   * `dataset: folder` only: train's size, channels, testFraction and splitSeed
    * (lib/data/folder.ts). One split seed for the whole grid, so every cell tests on the same
    * images.
    */
-  folder: z.object({
-    size: z.number().int().min(4).max(1024).optional(),
-    channels: z.union([z.literal("auto"), z.literal(1), z.literal(3)])
-      .optional(),
-    testFraction: z.number().gt(0).max(0.9).optional(),
-    splitSeed: z.number().int().min(0).optional(),
-  }).strict().optional(),
+  folder: FolderSplitSchema.optional(),
   /** Registry models and variants (`baseline+rotaug`, `<model>+tta`; see the module doc). */
   models: z.array(z.string()).min(1),
-  seeds: z.array(z.number().int().min(0)).min(1),
+  seeds: z.array(T.seed.removeDefault()).min(1),
   /**
    * Training-set sizes after the validation split: counts (integers > 1) or fractions in
    * (0, 1]; drawn class-balanced and nested per seed (lib/data/subset.ts). Default: all.
@@ -71,62 +67,57 @@ export const ExperimentSpecSchema = z.object({
   /** Per-model sizes replacing `sizes` for that model (a `+tta` model defaults to its base's). */
   sizesFor: z.record(z.string(), z.array(z.number().positive()).min(1))
     .optional(),
-  augmentations: z.array(z.enum(AUGMENTS)).min(1).default(["shift"]),
-  preset: z.enum(["tiny", "small", "paper", "reference"]).default("small"),
-  epochs: z.number().int().min(1).max(10_000),
+  augmentations: z.array(T.augment.removeDefault()).min(1).default([
+    TRAIN_DEFAULTS.augment,
+  ]),
+  preset: T.preset,
+  epochs: T.epochs.removeDefault(),
   /**
    * Epochs at a given training-set size (keys: sizes as written in `sizes`/`sizesFor`),
    * replacing `epochs` there: a small subset needs more passes for a comparable number of
    * optimizer steps.
    */
-  epochsFor: z.record(z.string(), z.number().int().min(1).max(10_000))
-    .optional(),
+  epochsFor: z.record(z.string(), T.epochs.removeDefault()).optional(),
   /**
    * Seeds at a given training-set size (keys as in `epochsFor`), replacing `seeds` there: small
    * subsets are cheap cells whose seed-to-seed spread is the widest, so they get more seeds.
    */
-  seedsFor: z.record(z.string(), z.array(z.number().int().min(0)).min(1))
+  seedsFor: z.record(z.string(), z.array(T.seed.removeDefault()).min(1))
     .optional(),
-  batchSize: z.number().int().min(1).max(4096).default(64),
+  batchSize: T.batchSize,
   /**
-   * Per grid model: images per gradient chunk (train's --micro-batch), for a model whose step
+   * Per grid model: images per gradient chunk (train's microBatch), for a model whose step
    * does not fit in memory at `batchSize`; the optimizer still steps once per batch.
    */
-  microBatchFor: z.record(z.string(), z.number().int().min(1).max(4096))
+  microBatchFor: z.record(z.string(), T.microBatch.removeDefault().min(1))
     .optional(),
-  optimizer: z.enum(["sgd", "adam"]).default("adam"),
-  lr: z.number().positive().max(10).default(0.002),
-  momentum: z.number().min(0).max(0.999).default(0.9),
-  schedule: z.enum(["onecycle", "cosine", "constant"]).default("onecycle"),
-  weightDecay: z.number().min(0).max(1).default(5e-4),
+  optimizer: T.optimizer,
+  lr: T.lr,
+  momentum: T.momentum,
+  schedule: T.schedule,
+  weightDecay: T.weightDecay,
   /** Held out from the training set; the reported checkpoint is the best on it. */
-  valFraction: z.number().min(0).max(0.5).default(0.1),
-  /** Images of the per-epoch metrics (train's --eval-limit). */
-  epochEvalLimit: z.number().int().min(0).default(2000),
-  backend: z.enum(["auto", "wasm", "webgpu", "cpu"]).default("auto"),
-  eval: z.object({
-    sweep: z.enum(["full", "quick"]).default("quick"),
-    limit: z.number().int().min(0).default(2000),
-    advLimit: z.number().int().min(0).default(500),
-    seed: z.number().int().min(0).default(EVAL_SEED),
+  valFraction: T.valFraction.removeDefault().default(0.1),
+  /** Images of the per-epoch metrics (train's evalLimit). */
+  epochEvalLimit: T.evalLimit,
+  backend: T.backend,
+  eval: z.strictObject({
+    sweep: E.sweep.removeDefault().default("quick"),
+    limit: E.limit,
+    advLimit: E.advLimit,
+    seed: E.seed,
     /** PGD steps (default: the sweep's, lib/eval/measures.ts). */
-    pgdSteps: z.number().int().min(1).max(10_000).optional(),
+    pgdSteps: E.pgdSteps,
     /** PGD random starts per image, the worst case kept. */
-    pgdRestarts: z.number().int().min(1).max(100).default(PGD_RESTARTS),
-  }).strict().default({
-    sweep: "quick",
-    limit: 2000,
-    advLimit: 500,
-    seed: EVAL_SEED,
-    pgdRestarts: PGD_RESTARTS,
-  }),
+    pgdRestarts: E.pgdRestarts,
+  }).prefault({}),
 }).strict();
 
 /** A validated experiment. */
 export type ExperimentSpec = z.infer<typeof ExperimentSpecSchema>;
 
-/** An augmentation name of train's --augment. */
-export type Augment = (typeof AUGMENTS)[number];
+/** An augmentation name of train's augment. */
+export type Augment = AugmentName;
 
 /** One cell of the grid: one training run and its evaluation. */
 export interface Cell {
@@ -156,9 +147,7 @@ export interface Variant {
   base?: string;
 }
 
-const VARIANT_HELP = `${
-  MODEL_NAMES.join(", ")
-}, baseline+rotaug, or one of them + "+tta"`;
+const VARIANT_HELP = `${MODEL_NAMES.join(", ")}, baseline+rotaug, or one of them + "+tta"`;
 
 /**
  * Parses a grid model name: `baseline`…`rotscale`, `baseline+rotaug`, and either of those with
@@ -230,17 +219,13 @@ export function cellEpochs(
   spec: ExperimentSpec,
   cell: Pick<Cell, "size">,
 ): number {
-  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) =>
-    Number(k) === cell.size
-  );
+  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) => Number(k) === cell.size);
   return own ? own[1] : spec.epochs;
 }
 
 /** The seeds of a grid size: `seedsFor` at that size, else `seeds`. */
 export function sizeSeeds(spec: ExperimentSpec, size: number): number[] {
-  const own = Object.entries(spec.seedsFor ?? {}).find(([k]) =>
-    Number(k) === size
-  );
+  const own = Object.entries(spec.seedsFor ?? {}).find(([k]) => Number(k) === size);
   return own ? own[1] : spec.seeds;
 }
 
@@ -266,17 +251,10 @@ export function validateSpec(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.reduce<string>(
-      (s, p) =>
-        typeof p === "number"
-          ? `${s}[${p}]`
-          : s
-          ? `${s}.${String(p)}`
-          : String(p),
+      (s, p) => typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p),
       "",
     );
-    const keys = issue.code === "unrecognized_keys"
-      ? ` (${issue.keys.join(", ")})`
-      : "";
+    const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
     throw new SpecError(
       `${source}: ${field || "(top level)"}: ${issue.message}${keys}`,
     );
@@ -306,18 +284,14 @@ export function validateSpec(
   for (const model of Object.keys(spec.microBatchFor ?? {})) {
     if (!spec.models.includes(model)) {
       throw new SpecError(
-        `${source}: microBatchFor.${model}: not one of models (${
-          spec.models.join(", ")
-        })`,
+        `${source}: microBatchFor.${model}: not one of models (${spec.models.join(", ")})`,
       );
     }
   }
   for (const [model, sizes] of Object.entries(spec.sizesFor ?? {})) {
     if (!spec.models.includes(model)) {
       throw new SpecError(
-        `${source}: sizesFor.${model}: not one of models (${
-          spec.models.join(", ")
-        })`,
+        `${source}: sizesFor.${model}: not one of models (${spec.models.join(", ")})`,
       );
     }
     const dup = sizes.find((v, i) => sizes.indexOf(v) !== i);
@@ -330,9 +304,7 @@ export function validateSpec(
   for (const m of spec.models) {
     const base = variantOf(m)!.base;
     if (!base) continue;
-    const missing = modelSizes(spec, m).find((s) =>
-      !modelSizes(spec, base).includes(s)
-    );
+    const missing = modelSizes(spec, m).find((s) => !modelSizes(spec, base).includes(s));
     if (missing !== undefined) {
       throw new SpecError(
         `${source}: sizesFor.${m}: size ${missing} has no ${base} cell to evaluate (${base} has ${
@@ -368,9 +340,7 @@ export function validateSpec(
   for (const [key, seeds] of Object.entries(spec.seedsFor ?? {})) {
     if (!gridSizes(spec).includes(Number(key))) {
       throw new SpecError(
-        `${source}: seedsFor.${key}: not a size of the grid (${
-          gridSizes(spec).join(", ")
-        })`,
+        `${source}: seedsFor.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
       );
     }
     const dup = seeds.find((v, i) => seeds.indexOf(v) !== i);
@@ -381,9 +351,7 @@ export function validateSpec(
   for (const key of Object.keys(spec.epochsFor ?? {})) {
     if (!gridSizes(spec).includes(Number(key))) {
       throw new SpecError(
-        `${source}: epochsFor.${key}: not a size of the grid (${
-          gridSizes(spec).join(", ")
-        })`,
+        `${source}: epochsFor.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
       );
     }
   }
