@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  aggregate,
-  compareSummary,
-  writeSummary,
-} from "../lib/experiment/aggregate.ts";
+import { aggregate, compareSummary, writeSummary } from "../lib/experiment/aggregate.ts";
 import {
   cellPaths,
   cellStatus,
@@ -117,9 +113,7 @@ Deno.test("a spec expands to model × seed × size × augmentation cells with un
       for (const z of spec.sizes) {
         for (const a of spec.augmentations) {
           assert.equal(
-            cells.filter((c) =>
-              c.model === m && c.seed === s && c.size === z && c.augment === a
-            )
+            cells.filter((c) => c.model === m && c.seed === s && c.size === z && c.augment === a)
               .length,
             1,
           );
@@ -197,12 +191,9 @@ Deno.test("training subsets are nested, class-balanced and disjoint from validat
   assert.equal(half.train.count, 135); // half of the 270 left after validation
   assert.throws(
     () => trainValidationSplit(split, { ...options, size: 271 }),
-    (e: Error) =>
-      e instanceof SubsetError && /only 270 are left/.test(e.message),
+    (e: Error) => e instanceof SubsetError && /only 270 are left/.test(e.message),
   );
-  assert.throws(() =>
-    trainValidationSplit(split, { ...options, valFraction: 0.7, size: 0 })
-  );
+  assert.throws(() => trainValidationSplit(split, { ...options, valFraction: 0.7, size: 0 }));
 });
 
 Deno.test("resolveSize: fractions ≤ 1, counts above 1, 0 = all", () => {
@@ -412,8 +403,7 @@ Deno.test("experiment flags: one-line errors naming the flag", () => {
 });
 
 Deno.test("a failed program's reported line is its error, not the runner's markers", () => {
-  const log =
-    "$ deno run train.ts\nbaseline epoch 1/2 1/4\rbaseline epoch 1/2 4/4\n" +
+  const log = "$ deno run train.ts\nbaseline epoch 1/2 1/4\rbaseline epoch 1/2 4/4\n" +
     "error: --lr: expected a number\n    at main (x.ts:1)\n[exit 2]\n";
   assert.equal(lastLine(log), "error: --lr: expected a number");
   assert.equal(lastLine("a\rb\n[exit 1]\n"), "b");
@@ -467,8 +457,7 @@ const SMOKE: ExperimentSpec = validateSpec({
 });
 
 Deno.test({
-  name:
-    "local run: a failing cell does not stop the others; a rerun skips done cells and resumes",
+  name: "local run: a failing cell does not stop the others; a rerun skips done cells and resumes",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -716,9 +705,7 @@ Deno.test("variants and sizesFor expand: each model at its sizes, +tta cells eva
   assert.deepEqual(modelSizes(spec, "baseline+tta"), [100, 400, 1600]);
   const cells = expandCells(spec);
   const count = (model: string, size?: number) =>
-    cells.filter((c) =>
-      c.model === model && (size === undefined || c.size === size)
-    ).length;
+    cells.filter((c) => c.model === model && (size === undefined || c.size === size)).length;
   assert.equal(count("baseline"), 9);
   assert.equal(count("symmetric"), 9);
   assert.equal(count("p4m"), 6);
@@ -905,9 +892,7 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     ]);
     const b = 0.5 + 0.04; // baseline clean at 400 without jitter
     const rot = [0.01, -0.01, 0.004].map((j) => (b + j + 0.01) - (b + j) / 2);
-    d.randomRotation.values.forEach((v, i) =>
-      assert.ok(Math.abs(v - rot[i]) < 1e-12)
-    );
+    d.randomRotation.values.forEach((v, i) => assert.ok(Math.abs(v - rot[i]) < 1e-12));
     // rotaug is paired with baseline (not with itself) at the same seed and size: +0.02.
     const r = at(100).differences["baseline+rotaug"].clean;
     assert.equal(r.n, 3);
@@ -920,18 +905,14 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     assert.ok(Math.abs(at(1600).differences.p4m.clean.mean - 0.03) < 1e-12);
     // Data efficiency: each model at exactly its sizes.
     for (const model of spec.models) {
-      const sizes = s.dataEfficiency.filter((e) =>
-        e.model === model && e.metric === "clean"
-      )
+      const sizes = s.dataEfficiency.filter((e) => e.model === model && e.metric === "clean")
         .map((e) => e.size);
       assert.deepEqual(sizes, modelSizes(spec, model), model);
     }
     // Claims: every model and variant against baseline, limited-data at the smallest size.
     const models = [...new Set(s.claims.map((c) => c.model))];
     assert.deepEqual(models, spec.models.filter((m) => m !== "baseline"));
-    const ld = s.claims.find((c) =>
-      c.model === "p4m" && c.id === "limited-data"
-    )!;
+    const ld = s.claims.find((c) => c.model === "p4m" && c.id === "limited-data")!;
     assert.equal(ld.size, 100);
     assert.equal(ld.verdict, "holds");
     // A +tta cell stands where its base stands; running it does nothing.
@@ -998,9 +979,7 @@ Deno.test("compareSummary: a committed cell directory re-aggregates to its commi
 const STUDY = new URL("../docs/results/study/", import.meta.url).pathname;
 const studies = (() => {
   try {
-    return [...Deno.readDirSync(STUDY)].filter((e) => e.isDirectory).map((e) =>
-      e.name
-    )
+    return [...Deno.readDirSync(STUDY)].filter((e) => e.isDirectory).map((e) => e.name)
       .filter((n) => {
         try {
           Deno.statSync(`${STUDY}${n}/summary.json`);
@@ -1021,9 +1000,7 @@ for (const name of studies) {
 }
 
 Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and symmetric along the curve", async () => {
-  const files = [...Deno.readDirSync(STUDY)].filter((e) =>
-    e.name.endsWith(".yaml")
-  );
+  const files = [...Deno.readDirSync(STUDY)].filter((e) => e.name.endsWith(".yaml"));
   assert.deepEqual(files.map((f) => f.name).sort(), [
     "fashion-mnist.yaml",
     "synthetic.yaml",
@@ -1062,9 +1039,7 @@ Deno.test("seedsFor gives a size its own seeds; a size outside the grid or a rep
   });
   const cells = expandCells(spec);
   const seedsAt = (size: number, model: string) =>
-    cells.filter((c) => c.size === size && c.model === model).map((c) =>
-      c.seed
-    );
+    cells.filter((c) => c.size === size && c.model === model).map((c) => c.seed);
   for (const model of ["baseline", "symmetric", "baseline+tta"]) {
     assert.deepEqual(seedsAt(100, model), [1, 2, 3, 4, 5], model);
     assert.deepEqual(seedsAt(400, model), [1, 2, 3], model);

@@ -11,7 +11,7 @@ import { assertSameSplit, decodeFile, loadFolder, stratifiedSplit } from "../lib
 import { decodeImage } from "../lib/image/decode.ts";
 import { toModelInput } from "../lib/image/resample.ts";
 import { validateSpec } from "../lib/experiment/spec.ts";
-import { trainArgs } from "../lib/experiment/cell.ts";
+import { trainTask } from "../lib/experiment/cell.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { useBackend } from "./helpers.ts";
@@ -317,7 +317,7 @@ Deno.test("experiment files accept dataset folder with dataDir and pass its flag
     dataDir: DATA,
     folder: { size: 48, channels: 1, splitSeed: 3 },
   });
-  const args = trainArgs(
+  const task = trainTask(
     spec,
     {
       id: "x",
@@ -327,10 +327,13 @@ Deno.test("experiment files accept dataset folder with dataDir and pass its flag
       size: 1,
       augment: "shift",
     },
-    { ckpt: "c" } as Parameters<typeof trainArgs>[2],
+    { ckpt: "c" },
     false,
-  ).join(" ");
-  assert.match(args, /--dataset folder --data-dir \S+ --size 48 --channels 1 --split-seed 3 /);
+  );
+  assert.deepEqual(
+    [task.dataset, task.dataDir, task.size, task.channels, task.testFraction, task.splitSeed],
+    ["folder", DATA, 48, 1, undefined, 3],
+  );
 });
 
 /** Runs a script as `deno run -A`, returning its exit code and output (stderr appended). */

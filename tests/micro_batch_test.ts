@@ -5,7 +5,7 @@ import { parseTrainArgs } from "../scripts/train.ts";
 import { UsageError } from "../scripts/cli.ts";
 import { useBackend } from "./helpers.ts";
 import { expandCells, validateSpec } from "../lib/experiment/spec.ts";
-import { cellPaths, trainArgs } from "../lib/experiment/cell.ts";
+import { cellPaths, trainTask } from "../lib/experiment/cell.ts";
 
 await useBackend("wasm");
 
@@ -82,7 +82,7 @@ Deno.test("train --micro-batch: recorded in the options; bad values and --worker
   assert.throws(() => new MicroBatches(0), /chunk size ≥ 1/);
 });
 
-Deno.test("experiment microBatchFor: that model's cells train with --micro-batch, the others without", () => {
+Deno.test("experiment microBatchFor: that model's cells train with microBatch, the others without", () => {
   const spec = validateSpec({
     name: "t",
     dataset: "synthetic",
@@ -92,10 +92,8 @@ Deno.test("experiment microBatchFor: that model's cells train with --micro-batch
     microBatchFor: { scale: 16 },
   });
   for (const cell of expandCells(spec)) {
-    const args = trainArgs(spec, cell, cellPaths("/tmp/x", cell), false);
-    const i = args.indexOf("--micro-batch");
-    if (cell.model === "scale") assert.equal(args[i + 1], "16");
-    else assert.equal(i, -1);
+    const task = trainTask(spec, cell, cellPaths("/tmp/x", cell), false);
+    assert.equal(task.microBatch, cell.model === "scale" ? 16 : 0);
   }
   assert.throws(
     () => validateSpec({ ...spec, microBatchFor: { rotscale: 8 } }, "f.yaml"),

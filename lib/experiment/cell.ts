@@ -1,8 +1,12 @@
 /**
- * One cell of an experiment: `deno run scripts/train.ts` then `deno run scripts/eval.ts` as
- * subprocesses, in `<out>/<cell-id>/`:
+ * One cell of an experiment: its training run, then its evaluation, each in a subprocess of its
+ * own (`deno run -A lib/experiment/task.ts train|eval <options file>`, lib/experiment/task.ts),
+ * in `<out>/<cell-id>/`:
  *
- * - `cell.json` the cell's parameters; `command.txt` every command line run, exactly;
+ * - `cell.json` the cell's parameters; `train-options.json` and `eval-options.json` the two
+ *   steps' options (lib/train/options.ts, lib/eval/options.ts; train's rewritten per attempt,
+ *   with `resume` true when the attempt continues the checkpoint); `command.txt` every command
+ *   line run, exactly;
  * - `log.txt` both programs' output (appended across attempts);
  * - `ckpt/<model>/` the resumable checkpoint, `ckpt/<model>-best/` the checkpoint chosen on the
  *   validation split, `selected/<model>` a link to it, which is what `eval/` measured;
@@ -11,14 +15,16 @@
  *   line; it is removed when the cell is tried again.
  *
  * Running a cell again skips it when done, skips training when the checkpoint has every epoch,
- * and otherwise resumes training from the checkpoint (`train --resume`).
+ * and otherwise resumes training from the checkpoint (`resume: true`).
  *
  * A cell trains its registry model (`baseline` for `baseline+rotaug`, with shift+rotate) into
- * `ckpt/<arch>/`; when the grid lists `<model>+tta`, its eval adds `--tta <arch>`, and the
+ * `ckpt/<arch>/`; when the grid lists `<model>+tta`, its eval adds `tta: [<arch>]`, and the
  * `+tta` cell (no directory of its own, lib/experiment/spec.ts) is done when this one is.
  *
  * @module
  */
+import { type EvalOptions, parseEvalOptions } from "../eval/options.ts";
+import { parseTrainTask, type TrainTask } from "../train/options.ts";
 import {
   type Cell,
   cellArch,
@@ -28,6 +34,7 @@ import {
   trainAugment,
   ttaOf,
 } from "./spec.ts";
+import { TASK_ENTRY, type TaskName } from "./task.ts";
 
 /** Where a cell keeps its files. */
 export interface CellPaths {
@@ -37,6 +44,9 @@ export interface CellPaths {
   evalDir: string;
   log: string;
   command: string;
+  /** The options files of the cell's two steps (lib/experiment/task.ts). */
+  trainOptions: string;
+  evalOptions: string;
   done: string;
   failed: string;
 }
@@ -51,96 +61,66 @@ export function cellPaths(out: string, cell: Pick<Cell, "id">): CellPaths {
     evalDir: `${dir}/eval`,
     log: `${dir}/log.txt`,
     command: `${dir}/command.txt`,
+    trainOptions: `${dir}/train-options.json`,
+    evalOptions: `${dir}/eval-options.json`,
     done: `${dir}/done.json`,
     failed: `${dir}/failed.json`,
   };
 }
 
-/** The repository root (scripts/ lives there), from this module's location. */
-export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-
-/** Train's flags for a cell (the same recipe for every cell; only the grid's axes differ). */
-export function trainArgs(spec: ExperimentSpec, cell: Cell, paths: CellPaths, resume: boolean) {
-  return [
-    "--model",
-    cellArch(cell),
-    "--dataset",
-    spec.dataset,
-    ...(spec.dataDir ? ["--data-dir", spec.dataDir] : []),
-    ...folderArgs(spec),
-    "--preset",
-    spec.preset,
-    "--epochs",
-    String(cellEpochs(spec, cell)),
-    "--batch-size",
-    String(spec.batchSize),
-    ...(cellMicroBatch(spec, cell) ? ["--micro-batch", String(cellMicroBatch(spec, cell))] : []),
-    "--optimizer",
-    spec.optimizer,
-    "--lr",
-    String(spec.lr),
-    "--momentum",
-    String(spec.momentum),
-    "--schedule",
-    spec.schedule,
-    "--weight-decay",
-    String(spec.weightDecay),
-    "--augment",
-    trainAugment(cell),
-    "--seed",
-    String(cell.seed),
-    "--train-size",
-    String(cell.size),
-    "--val-fraction",
-    String(spec.valFraction),
-    "--eval-limit",
-    String(spec.epochEvalLimit),
-    "--backend",
-    spec.backend,
-    "--out",
-    paths.ckpt,
-    ...(resume ? ["--resume"] : []),
-  ];
-}
-
-/** Train's folder-dataset flags for a spec's `folder` entry. */
-function folderArgs(spec: ExperimentSpec): string[] {
-  const f = spec.folder ?? {};
-  return [
-    ...(f.size === undefined ? [] : ["--size", String(f.size)]),
-    ...(f.channels === undefined ? [] : ["--channels", String(f.channels)]),
-    ...(f.testFraction === undefined ? [] : ["--test-fraction", String(f.testFraction)]),
-    ...(f.splitSeed === undefined ? [] : ["--split-seed", String(f.splitSeed)]),
-  ];
+/**
+ * Train's options for a cell (the same recipe for every cell; only the grid's axes differ), as
+ * `train-options.json` holds them: lib/train/options.ts's schema, validated.
+ */
+export function trainTask(
+  spec: ExperimentSpec,
+  cell: Cell,
+  paths: Pick<CellPaths, "ckpt">,
+  resume: boolean,
+): TrainTask {
+  return parseTrainTask({
+    model: cellArch(cell),
+    dataset: spec.dataset,
+    ...(spec.dataDir ? { dataDir: spec.dataDir } : {}),
+    ...spec.folder,
+    preset: spec.preset,
+    epochs: cellEpochs(spec, cell),
+    batchSize: spec.batchSize,
+    microBatch: cellMicroBatch(spec, cell),
+    optimizer: spec.optimizer,
+    lr: spec.lr,
+    momentum: spec.momentum,
+    schedule: spec.schedule,
+    weightDecay: spec.weightDecay,
+    augment: trainAugment(cell),
+    seed: cell.seed,
+    trainSize: cell.size,
+    valFraction: spec.valFraction,
+    evalLimit: spec.epochEvalLimit,
+    backend: spec.backend,
+    out: paths.ckpt,
+    resume,
+  }, `cell ${cell.id}: train options`);
 }
 
 /**
- * Eval's flags for a cell: the validation-chosen checkpoint, the spec's sweep, and `--tta` when
- * the grid lists this cell's `+tta` variant.
+ * Eval's options for a cell, as `eval-options.json` holds them: the validation-chosen
+ * checkpoint, the spec's sweep, and `tta` when the grid lists this cell's `+tta` variant.
  */
-export function evalArgs(spec: ExperimentSpec, paths: CellPaths, cell?: Cell) {
+export function evalTask(
+  spec: ExperimentSpec,
+  paths: Pick<CellPaths, "selected" | "evalDir">,
+  cell?: Cell,
+): EvalOptions {
   const tta = cell ? ttaOf(spec, cell) : [];
-  return [
-    "--checkpoints",
-    paths.selected,
-    ...(spec.dataDir ? ["--data-dir", spec.dataDir] : []),
-    "--limit",
-    String(spec.eval.limit),
-    "--adv-limit",
-    String(spec.eval.advLimit),
-    "--sweep",
-    spec.eval.sweep,
-    "--seed",
-    String(spec.eval.seed),
-    ...(spec.eval.pgdSteps === undefined ? [] : ["--pgd-steps", String(spec.eval.pgdSteps)]),
-    "--pgd-restarts",
-    String(spec.eval.pgdRestarts),
-    "--backend",
-    spec.backend,
-    "--out",
-    paths.evalDir,
-    ...(tta.length ? ["--tta", tta.join(",")] : []),
-  ];
+  return parseEvalOptions({
+    checkpoints: paths.selected,
+    ...(spec.dataDir ? { dataDir: spec.dataDir } : {}),
+    ...spec.eval,
+    backend: spec.backend,
+    out: paths.evalDir,
+    ...(tta.length ? { tta } : {}),
+  }, `cell ${cell?.id ?? paths.selected}: eval options`);
 }
 
 /** Quotes an argument for a POSIX shell (so command.txt can be pasted back). */
@@ -224,7 +204,10 @@ export async function cellStatus(out: string, cell: Cell): Promise<CellStatus> {
   const log = await tail(paths.log);
   const m = [...log.matchAll(/epoch (\d+)\/(\d+)/g)].at(-1);
   const logEpoch = m ? [Number(m[1]), Number(m[2])] as [number, number] : undefined;
-  const step = [...log.matchAll(/^\$ .*scripts\/(train|eval)\.ts/gm)].at(-1)?.[1];
+  // `task.ts train|eval FILE`; `scripts/train.ts` / `scripts/eval.ts` in cells run before.
+  const last = [...log.matchAll(/^\$ .*(?:scripts\/(train|eval)\.ts|task\.ts (train|eval) )/gm)]
+    .at(-1);
+  const step = last?.[1] ?? last?.[2];
   if (failure) return { state: "failed", epoch, failure, logEpoch, step };
   return { state: epoch > 0 || log ? "partial" : "new", epoch, logEpoch, step };
 }
@@ -341,15 +324,16 @@ export async function runCell(
 
   const epochs = cellEpochs(spec, cell);
   let epoch = await checkpointEpoch(paths, arch);
+  // Each step: its options file (rewritten per attempt: `resume` says whether this one
+  // continues the checkpoint), then `task.ts <step> <file>` in a process of its own.
+  const step = async (name: TaskName, file: string, task: TrainTask | EvalOptions) => {
+    await writeAtomic(file, JSON.stringify(task, null, 2) + "\n");
+    const argv = [deno, "run", "-A", TASK_ENTRY, name, file];
+    return await runLogged(argv, paths, env, options.signal);
+  };
   if (epoch < epochs) {
-    const argv = [
-      deno,
-      "run",
-      "-A",
-      `${REPO_ROOT}/scripts/train.ts`,
-      ...trainArgs(spec, cell, paths, epoch > 0 || await hasResumeState(paths, arch)),
-    ];
-    const code = await runLogged(argv, paths, env, options.signal);
+    const resume = epoch > 0 || await hasResumeState(paths, arch);
+    const code = await step("train", paths.trainOptions, trainTask(spec, cell, paths, resume));
     if (options.signal?.aborted) return interrupted();
     if (code !== 0) return fail("train", code);
     epoch = await checkpointEpoch(paths, arch);
@@ -364,12 +348,7 @@ export async function runCell(
   await Deno.mkdir(paths.selected, { recursive: true });
   await Deno.remove(`${paths.selected}/${arch}`).catch(() => {});
   await Deno.symlink(`../ckpt/${chosen}`, `${paths.selected}/${arch}`);
-  const code = await runLogged(
-    [deno, "run", "-A", `${REPO_ROOT}/scripts/eval.ts`, ...evalArgs(spec, paths, cell)],
-    paths,
-    env,
-    options.signal,
-  );
+  const code = await step("eval", paths.evalOptions, evalTask(spec, paths, cell));
   if (options.signal?.aborted) return interrupted();
   if (code !== 0) return fail("eval", code);
   if (!await exists(`${paths.evalDir}/report.json`)) return fail("eval", code);

@@ -7,7 +7,10 @@
  *
  * @module
  */
-import { REPO_ROOT, shellQuote } from "./cell.ts";
+import { shellQuote } from "./cell.ts";
+
+/** The repository root (scripts/experiment.ts lives there), from this module's location. */
+export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** sbatch/squeue missing or refusing; the message is one line. */
 export class SlurmError extends Error {
