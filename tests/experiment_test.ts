@@ -3,10 +3,10 @@ import { aggregate, compareSummary, writeSummary } from "../lib/experiment/aggre
 import {
   cellPaths,
   cellStatus,
-  evalArgs,
+  evalTask,
   lastLine,
   runCell,
-  trainArgs,
+  trainTask,
 } from "../lib/experiment/cell.ts";
 import { runLocal, threadsPerCell } from "../lib/experiment/local.ts";
 import { arraySpec, expandTaskIds } from "../lib/experiment/slurm.ts";
@@ -33,11 +33,20 @@ import {
 import type { Split } from "../lib/data/types.ts";
 import { parseExperimentArgs, splitArgs } from "../scripts/experiment.ts";
 
-const BASE = { name: "t", dataset: "synthetic", models: ["baseline"], seeds: [1], epochs: 1 };
+const BASE = {
+  name: "t",
+  dataset: "synthetic",
+  models: ["baseline"],
+  seeds: [1],
+  epochs: 1,
+};
 
 Deno.test("experiment spec errors name the field", () => {
   const cases: [unknown, RegExp][] = [
-    [{ ...BASE, sizes: [64, -2] }, /sizes\[1\]: .*>0|sizes\[1\]: .*positive|sizes\[1\]/],
+    [
+      { ...BASE, sizes: [64, -2] },
+      /sizes\[1\]: .*>0|sizes\[1\]: .*positive|sizes\[1\]/,
+    ],
     [{ ...BASE, models: ["resnet"] }, /models\[0\]: /],
     [{ ...BASE, seeds: [] }, /seeds: /],
     [{ ...BASE, epochs: 0 }, /epochs: /],
@@ -45,7 +54,10 @@ Deno.test("experiment spec errors name the field", () => {
     [{ ...BASE, learningRate: 0.1 }, /\(top level\): .*learningRate/],
     [{ ...BASE, seeds: [1, 1] }, /seeds: 1 is listed twice/],
     [{ ...BASE, sizes: [64.5] }, /sizes\[0\]: expected an integer count/],
-    [{ ...BASE, sizes: [0.5, 1000] }, /sizes: expected all counts .* or all fractions/],
+    [
+      { ...BASE, sizes: [0.5, 1000] },
+      /sizes: expected all counts .* or all fractions/,
+    ],
     [{ ...BASE, name: undefined }, /name: /],
   ];
   for (const [raw, pattern] of cases) {
@@ -68,8 +80,14 @@ Deno.test("experiment files read as YAML and JSON, with a one-line parse error",
     await Deno.writeTextFile(`${dir}/a.json`, JSON.stringify(BASE));
     assert.equal((await readSpec(`${dir}/a.json`)).valFraction, 0.1); // schema default
     await Deno.writeTextFile(`${dir}/bad.yaml`, "name: [unclosed\n");
-    await assert.rejects(() => readSpec(`${dir}/bad.yaml`), /bad\.yaml: not valid YAML/);
-    await assert.rejects(() => readSpec(`${dir}/none.yaml`), /none\.yaml: cannot read/);
+    await assert.rejects(
+      () => readSpec(`${dir}/bad.yaml`),
+      /bad\.yaml: not valid YAML/,
+    );
+    await assert.rejects(
+      () => readSpec(`${dir}/none.yaml`),
+      /none\.yaml: cannot read/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -127,7 +145,10 @@ Deno.test("every prefix of the balanced order is class-balanced while classes la
   for (let n = 1; n <= 200; n++) {
     const counts = new Array(5).fill(0);
     for (let i = 0; i < n; i++) counts[labels[order[i]]]++;
-    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `prefix ${n}: ${counts}`);
+    assert.ok(
+      Math.max(...counts) - Math.min(...counts) <= 1,
+      `prefix ${n}: ${counts}`,
+    );
   }
   assert.deepEqual(balancedOrder(Int32Array.from(labels), 3), order); // seeded
   assert.notDeepEqual(balancedOrder(Int32Array.from(labels), 4), order);
@@ -144,9 +165,15 @@ Deno.test("training subsets are nested, class-balanced and disjoint from validat
   assert.equal(small.validation!.count, 30);
   assert.deepEqual(small.validationIndices, large.validationIndices);
   const inLarge = new Set(large.trainIndices);
-  assert.ok([...small.trainIndices].every((i) => inLarge.has(i)), "the 50 lie inside the 200");
+  assert.ok(
+    [...small.trainIndices].every((i) => inLarge.has(i)),
+    "the 50 lie inside the 200",
+  );
   const val = new Set(large.validationIndices);
-  assert.ok([...large.trainIndices].every((i) => !val.has(i)), "no validation image trains");
+  assert.ok(
+    [...large.trainIndices].every((i) => !val.has(i)),
+    "no validation image trains",
+  );
   for (const part of [small.train, large.train, small.validation!]) {
     const counts = new Array(10).fill(0);
     part.labels.forEach((l) => counts[l]++);
@@ -154,7 +181,10 @@ Deno.test("training subsets are nested, class-balanced and disjoint from validat
   }
   // gather copies the right images: pixel values encode the source index.
   small.trainIndices.forEach((src, i) => {
-    assert.equal(small.train.images[2 * i] + 256 * small.train.images[2 * i + 1], src);
+    assert.equal(
+      small.train.images[2 * i] + 256 * small.train.images[2 * i + 1],
+      src,
+    );
     assert.equal(small.train.labels[i], labels[src]);
   });
   const half = trainValidationSplit(split, { ...options, size: 0.5 });
@@ -188,7 +218,13 @@ Deno.test("mean, std and t-interval match a hand computation", () => {
   assert.ok(Math.abs(s.std! - std) < 1e-12);
   assert.ok(Math.abs(s.ci95![0] - (0.675 - half)) < 1e-6);
   assert.ok(Math.abs(s.ci95![1] - (0.675 + half)) < 1e-6);
-  assert.deepEqual(summarize([0.3]), { values: [0.3], mean: 0.3, std: null, ci95: null, n: 1 });
+  assert.deepEqual(summarize([0.3]), {
+    values: [0.3],
+    mean: 0.3,
+    std: null,
+    ci95: null,
+    n: 1,
+  });
   assert.equal(verdict([0.01, 0.05]), "holds");
   assert.equal(verdict([-0.05, -0.01]), "does not hold");
   assert.equal(verdict([-0.01, 0.05]), "inconclusive");
@@ -233,7 +269,10 @@ Deno.test("aggregate: per-seed summaries, seed-paired differences and computed v
     });
     const cells = expandCells(spec);
     // clean: baseline b_s, symmetric b_s + d_s; rotated: symmetric far better; pgd: mixed.
-    const base = { 100: [0.40, 0.44, 0.42], 400: [0.60, 0.66, 0.63] } as Record<number, number[]>;
+    const base = { 100: [0.40, 0.44, 0.42], 400: [0.60, 0.66, 0.63] } as Record<
+      number,
+      number[]
+    >;
     const gain = [0.05, 0.07, 0.06];
     const pgdGain = [0.02, -0.03, 0.01];
     for (const c of cells) {
@@ -243,7 +282,12 @@ Deno.test("aggregate: per-seed summaries, seed-paired differences and computed v
       await writeCell(
         out,
         c.id,
-        report(c.model, b + (sym ? gain[i] : 0), sym ? b : b / 2, 0.1 + (sym ? pgdGain[i] : 0)),
+        report(
+          c.model,
+          b + (sym ? gain[i] : 0),
+          sym ? b : b / 2,
+          0.1 + (sym ? pgdGain[i] : 0),
+        ),
       );
     }
     await Deno.remove(cellPaths(out, cells.at(-1)!).done); // one unfinished cell
@@ -260,7 +304,8 @@ Deno.test("aggregate: per-seed summaries, seed-paired differences and computed v
     const d = s.differences.symmetric.clean;
     assert.equal(d.n, 2);
     assert.ok(Math.abs(d.mean - 0.06) < 1e-9);
-    const half = tQuantile975(1) * Math.sqrt(((0.05 - 0.06) ** 2 + (0.07 - 0.06) ** 2) / 1) /
+    const half = tQuantile975(1) *
+      Math.sqrt(((0.05 - 0.06) ** 2 + (0.07 - 0.06) ** 2) / 1) /
       Math.sqrt(2);
     assert.ok(Math.abs(d.ci95![0] - (0.06 - half)) < 1e-9);
     // At 100 all three pairs exist: gains .05 .07 .06 → holds; pgd gains mixed → inconclusive.
@@ -286,9 +331,14 @@ Deno.test("aggregate: per-seed summaries, seed-paired differences and computed v
     for (const key of ["values", "mean", "std", "ci95", "n"]) {
       assert.ok(key in json.metrics.symmetric.pgd, key);
     }
-    for (const key of ["mean", "ci95", "n"]) assert.ok(key in json.differences.symmetric.pgd);
+    for (const key of ["mean", "ci95", "n"]) {
+      assert.ok(key in json.differences.symmetric.pgd);
+    }
     assert.match(await Deno.readTextFile(`${out}/summary.md`), /\| holds \|/);
-    assert.match(await Deno.readTextFile(`${out}/data-efficiency.svg`), /^<svg/);
+    assert.match(
+      await Deno.readTextFile(`${out}/data-efficiency.svg`),
+      /^<svg/,
+    );
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -298,7 +348,10 @@ Deno.test("Slurm array specs and squeue task ids round-trip", () => {
   assert.equal(arraySpec([0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8");
   assert.equal(arraySpec([4]), "4");
   assert.deepEqual(expandTaskIds("12_3"), [["12", 3]]);
-  assert.deepEqual(expandTaskIds("12_[0-2,5%2]"), [["12", 0], ["12", 1], ["12", 2], ["12", 5]]);
+  assert.deepEqual(expandTaskIds("12_[0-2,5%2]"), [["12", 0], ["12", 1], [
+    "12",
+    2,
+  ], ["12", 5]]);
   assert.deepEqual(expandTaskIds("12"), []);
 });
 
@@ -308,9 +361,18 @@ Deno.test("experiment flags: one-line errors naming the flag", () => {
     [["fly", "x"], /got "fly"/],
     [["run"], /run: expected an experiment FILE/],
     [["run", "x.yaml"], /--out DIR is required/],
-    [["run", "x.yaml", "--out", "d", "--jobs", "two"], /--jobs: expected an integer/],
-    [["run", "x.yaml", "--out", "d", "--slurm", "--jobs", "2"], /--jobs: applies to local/],
-    [["run", "x.yaml", "--out", "d", "--slurm-args=-p x"], /--slurm-args: only with --slurm/],
+    [
+      ["run", "x.yaml", "--out", "d", "--jobs", "two"],
+      /--jobs: expected an integer/,
+    ],
+    [
+      ["run", "x.yaml", "--out", "d", "--slurm", "--jobs", "2"],
+      /--jobs: applies to local/,
+    ],
+    [
+      ["run", "x.yaml", "--out", "d", "--slurm-args=-p x"],
+      /--slurm-args: only with --slurm/,
+    ],
     [["status", "d", "--jobs", "2"], /--jobs: not a flag of "status"/],
     [["cell", "d"], /--index: expected/],
   ];
@@ -324,9 +386,18 @@ Deno.test("experiment flags: one-line errors naming the flag", () => {
     "--comment",
     "two words",
   ]);
-  const run = parseExperimentArgs(["run", "x.yaml", "--out", "d/", "--jobs", "2"]);
+  const run = parseExperimentArgs([
+    "run",
+    "x.yaml",
+    "--out",
+    "d/",
+    "--jobs",
+    "2",
+  ]);
   assert.equal(run.command, "run");
-  if (run.command === "run") assert.deepEqual([run.out, run.jobs, run.slurm], ["d", 2, false]);
+  if (run.command === "run") {
+    assert.deepEqual([run.out, run.jobs, run.slurm], ["d", 2, false]);
+  }
   assert.equal(threadsPerCell(16, 3), 5);
   assert.equal(threadsPerCell(2, 4), 1);
 });
@@ -336,6 +407,39 @@ Deno.test("a failed program's reported line is its error, not the runner's marke
     "error: --lr: expected a number\n    at main (x.ts:1)\n[exit 2]\n";
   assert.equal(lastLine(log), "error: --lr: expected a number");
   assert.equal(lastLine("a\rb\n[exit 1]\n"), "b");
+});
+
+Deno.test("a cell's step is read from its log: task.ts train|eval, and scripts/*.ts of older cells", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const [cell] = expandCells(validateSpec(BASE));
+    const paths = cellPaths(out, cell);
+    await Deno.mkdir(paths.dir, { recursive: true });
+    const cases: [string, string][] = [
+      [
+        "$ OMP_NUM_THREADS=1 deno run -A /r/lib/experiment/task.ts train /o/c/train-options.json",
+        "train",
+      ],
+      [
+        "$ OMP_NUM_THREADS=1 deno run -A /r/lib/experiment/task.ts eval /o/c/eval-options.json",
+        "eval",
+      ],
+      [
+        "$ OMP_NUM_THREADS=1 deno run -A /r/scripts/eval.ts --checkpoints /o/c/selected",
+        "eval",
+      ],
+    ];
+    for (const [line, step] of cases) {
+      await Deno.writeTextFile(
+        paths.log,
+        `$ x scripts/train.ts --epochs 1\n[exit 0]\n${line}\n`,
+      );
+      const status = await cellStatus(out, cell);
+      assert.deepEqual([status.state, status.step], ["partial", step], line);
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
 
 const SMOKE: ExperimentSpec = validateSpec({
@@ -386,15 +490,39 @@ Deno.test({
         lines.some((l) => l.startsWith(`cell ${sym.id} failed in train:`)),
         lines.join("\n"),
       );
-      assert.ok(lines.some((l) => /^cells 1\/2 done, 1 failed/.test(l)), lines.join("\n"));
+      assert.ok(
+        lines.some((l) => /^cells 1\/2 done, 1 failed/.test(l)),
+        lines.join("\n"),
+      );
       assert.equal((await cellStatus(out, sym)).state, "failed");
       const basePaths = cellPaths(out, base);
       const command = await Deno.readTextFile(basePaths.command);
       assert.match(
         command,
-        /OMP_NUM_THREADS=\d+ .*scripts\/train\.ts .*--train-size 48 --val-fraction 0\.1/,
+        /OMP_NUM_THREADS=\d+ .*lib\/experiment\/task\.ts train \S+\/train-options\.json\n/,
       );
-      assert.match(command, /scripts\/eval\.ts --checkpoints .*\/selected/);
+      assert.match(
+        command,
+        /lib\/experiment\/task\.ts eval \S+\/eval-options\.json\n/,
+      );
+      // The options files hold what the commands ran with: the cell's recipe, lib's schemas.
+      const trained = JSON.parse(
+        await Deno.readTextFile(basePaths.trainOptions),
+      );
+      assert.deepEqual(trained, trainTask(SMOKE, base, basePaths, false));
+      assert.deepEqual(
+        [trained.model, trained.trainSize, trained.valFraction, trained.resume],
+        ["baseline", 48, 0.1, false],
+      );
+      const evaluated = JSON.parse(
+        await Deno.readTextFile(basePaths.evalOptions),
+      );
+      assert.equal(evaluated.checkpoints, basePaths.selected);
+      assert.deepEqual([evaluated.sweep, evaluated.limit, evaluated.advLimit], [
+        "quick",
+        50,
+        10,
+      ]);
       const marker = JSON.parse(await Deno.readTextFile(basePaths.done));
       assert.equal(marker.selected, "baseline-best");
 
@@ -420,13 +548,30 @@ Deno.test({
       }).output();
       assert.equal(train.code, 0, new TextDecoder().decode(train.stderr));
       const baseLog = await Deno.readTextFile(basePaths.log);
-      const second = await runLocal(SMOKE, cells, out, { jobs: 1, progress: () => {} });
-      assert.deepEqual(second.results.map((r) => [r.id, r.outcome]), [[sym.id, "done"]]);
-      assert.equal(await Deno.readTextFile(basePaths.log), baseLog, "the done cell was skipped");
+      const second = await runLocal(SMOKE, cells, out, {
+        jobs: 1,
+        progress: () => {},
+      });
+      assert.deepEqual(second.results.map((r) => [r.id, r.outcome]), [[
+        sym.id,
+        "done",
+      ]]);
+      assert.equal(
+        await Deno.readTextFile(basePaths.log),
+        baseLog,
+        "the done cell was skipped",
+      );
       const symLog = await Deno.readTextFile(symPaths.log);
-      assert.match(symLog, /scripts\/train\.ts .* --resume/);
+      assert.match(symLog, /task\.ts train \S+\/train-options\.json\n/);
+      const resumed = JSON.parse(
+        await Deno.readTextFile(symPaths.trainOptions),
+      );
+      assert.equal(resumed.resume, true);
       assert.match(symLog, /symmetric: resuming from .* at epoch 2/);
-      assert.ok(!await exists(symPaths.failed), "failed.json is cleared by the retry");
+      assert.ok(
+        !await exists(symPaths.failed),
+        "failed.json is cleared by the retry",
+      );
       const { summary } = await writeSummary(SMOKE, cells, out);
       assert.equal(summary.cells.done, 2);
       assert.equal(summary.metrics.symmetric.clean.n, 1);
@@ -466,8 +611,16 @@ const VARIANTS = {
 };
 
 Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor are one-line errors", () => {
-  assert.deepEqual(variantOf("rotscale"), { arch: "rotscale", rotaug: false, tta: false });
-  assert.deepEqual(variantOf("baseline+rotaug"), { arch: "baseline", rotaug: true, tta: false });
+  assert.deepEqual(variantOf("rotscale"), {
+    arch: "rotscale",
+    rotaug: false,
+    tta: false,
+  });
+  assert.deepEqual(variantOf("baseline+rotaug"), {
+    arch: "baseline",
+    rotaug: true,
+    tta: false,
+  });
   assert.deepEqual(variantOf("symmetric+tta"), {
     arch: "symmetric",
     rotaug: false,
@@ -480,7 +633,15 @@ Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor a
     tta: true,
     base: "baseline+rotaug",
   });
-  for (const bad of ["resnet", "symmetric+rotaug", "baseline+tta+tta", "+tta", "constructor"]) {
+  for (
+    const bad of [
+      "resnet",
+      "symmetric+rotaug",
+      "baseline+tta+tta",
+      "+tta",
+      "constructor",
+    ]
+  ) {
     assert.equal(variantOf(bad), undefined, bad);
   }
   const cases: [unknown, RegExp][] = [
@@ -492,25 +653,36 @@ Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor a
       { ...BASE, models: ["symmetric+tta"] },
       /models\[0\]: symmetric\+tta is evaluated from symmetric's checkpoints, so models must list symmetric/,
     ],
-    [{ ...BASE, sizesFor: { p4m: [10] } }, /sizesFor\.p4m: not one of models \(baseline\)/],
+    [
+      { ...BASE, sizesFor: { p4m: [10] } },
+      /sizesFor\.p4m: not one of models \(baseline\)/,
+    ],
     [
       { ...BASE, sizes: [10], sizesFor: { baseline: [10, 10] } },
       /sizesFor\.baseline: 10 is listed twice/,
     ],
     [
-      { ...BASE, models: ["baseline", "p4m"], sizes: [10], sizesFor: { p4m: [0.5] } },
+      {
+        ...BASE,
+        models: ["baseline", "p4m"],
+        sizes: [10],
+        sizesFor: { p4m: [0.5] },
+      },
       /sizes: expected all counts .* in sizes and sizesFor/,
     ],
     [
       { ...BASE, sizes: [10], sizesFor: { baseline: [10.5] } },
       /sizesFor\.baseline\[0\]: expected an integer count/,
     ],
-    [{
-      ...BASE,
-      models: ["baseline", "baseline+tta"],
-      sizes: [10, 20],
-      sizesFor: { baseline: [10], "baseline+tta": [20] },
-    }, /sizesFor\.baseline\+tta: size 20 has no baseline cell to evaluate \(baseline has \[10\]\)/],
+    [
+      {
+        ...BASE,
+        models: ["baseline", "baseline+tta"],
+        sizes: [10, 20],
+        sizesFor: { baseline: [10], "baseline+tta": [20] },
+      },
+      /sizesFor\.baseline\+tta: size 20 has no baseline cell to evaluate \(baseline has \[10\]\)/,
+    ],
     [
       { ...BASE, sizes: [10], epochsFor: { 20: 3 } },
       /epochsFor\.20: not a size of the grid \(10\)/,
@@ -555,42 +727,90 @@ Deno.test("variants and sizesFor expand: each model at its sizes, +tta cells eva
     const base = byId.get(c.evaluatedIn!)!;
     assert.ok(base, c.id);
     assert.equal(base.model, variantOf(c.model)!.base);
-    assert.deepEqual([base.seed, base.size, base.augment], [c.seed, c.size, c.augment]);
+    assert.deepEqual([base.seed, base.size, base.augment], [
+      c.seed,
+      c.size,
+      c.augment,
+    ]);
     assert.equal(base.evaluatedIn, undefined);
   }
   const rot = cells.find((c) => c.model === "baseline+rotaug+tta")!;
   assert.equal(rot.id, "baseline_rotaug_tta-s1-n100-shift");
   assert.equal(rot.evaluatedIn, "baseline_rotaug-s1-n100-shift");
   assert.equal(reportName(rot), "baseline+tta");
-  assert.equal(reportName(cells.find((c) => c.model === "baseline+rotaug")!), "baseline");
+  assert.equal(
+    reportName(cells.find((c) => c.model === "baseline+rotaug")!),
+    "baseline",
+  );
   assert.equal(cellEpochs(spec, { size: 100 }), 10);
   assert.equal(cellEpochs(spec, { size: 400 }), 2);
 });
 
-Deno.test("variant cells' flags: rotaug trains baseline with shift+rotate; bases evaluate --tta", () => {
+Deno.test("variant cells' options: rotaug trains baseline with shift+rotate; bases evaluate tta", () => {
   const spec = validateSpec({ ...VARIANTS, augmentations: ["shift+rot90"] });
   const cells = expandCells(spec);
-  const flags = (id: string) => {
+  const options = (id: string) => {
     const c = cells.find((x) => x.id === id)!;
     const paths = cellPaths("/x", c);
     return {
-      train: trainArgs(spec, c, paths, false).join(" "),
-      eval: evalArgs(spec, paths, c).join(" "),
+      train: trainTask(spec, c, paths, false),
+      eval: evalTask(spec, paths, c),
     };
   };
-  const rot = flags("baseline_rotaug-s2-n100-shift_rot90");
-  assert.match(rot.train, /--model baseline .*--epochs 10 .*--augment shift\+rotate /);
-  assert.match(rot.eval, /--tta baseline$/);
-  const base = flags("baseline-s2-n400-shift_rot90");
-  assert.match(base.train, /--model baseline .*--epochs 2 .*--augment shift\+rot90 /);
-  assert.match(base.eval, /--tta baseline$/);
-  const sym = flags("symmetric-s2-n400-shift_rot90");
-  assert.match(sym.train, /--model symmetric .*--augment shift\+rot90 /);
-  assert.doesNotMatch(sym.eval, /--tta/);
+  const rot = options("baseline_rotaug-s2-n100-shift_rot90");
+  assert.deepEqual(
+    [
+      rot.train.model,
+      rot.train.epochs,
+      rot.train.augment,
+      rot.train.seed,
+      rot.train.trainSize,
+    ],
+    ["baseline", 10, "shift+rotate", 2, 100],
+  );
+  assert.deepEqual(rot.eval.tta, ["baseline"]);
+  const base = options("baseline-s2-n400-shift_rot90");
+  assert.deepEqual(
+    [base.train.model, base.train.epochs, base.train.augment],
+    ["baseline", 2, "shift+rot90"],
+  );
+  assert.deepEqual(base.eval.tta, ["baseline"]);
+  const sym = options("symmetric-s2-n400-shift_rot90");
+  assert.deepEqual([sym.train.model, sym.train.augment], [
+    "symmetric",
+    "shift+rot90",
+  ]);
+  assert.equal(sym.eval.tta, undefined);
+  // The recipe is the spec's, and the files point into the cell.
+  assert.deepEqual(
+    [
+      sym.train.lr,
+      sym.train.valFraction,
+      sym.train.evalLimit,
+      sym.train.out,
+      sym.train.resume,
+    ],
+    [
+      spec.lr,
+      spec.valFraction,
+      spec.epochEvalLimit,
+      "/x/symmetric-s2-n400-shift_rot90/ckpt",
+      false,
+    ],
+  );
+  assert.deepEqual(
+    [sym.eval.checkpoints, sym.eval.out, sym.eval.sweep, sym.eval.pgdRestarts],
+    [
+      "/x/symmetric-s2-n400-shift_rot90/selected",
+      "/x/symmetric-s2-n400-shift_rot90/eval",
+      spec.eval.sweep,
+      spec.eval.pgdRestarts,
+    ],
+  );
   // Without +tta in the grid no cell asks for it.
   const plain = validateSpec({ ...BASE, models: ["baseline"] });
   const [c] = expandCells(plain);
-  assert.doesNotMatch(evalArgs(plain, cellPaths("/x", c), c).join(" "), /--tta/);
+  assert.equal(evalTask(plain, cellPaths("/x", c), c).tta, undefined);
 });
 
 /** A fake eval report.json of several entries: `name → [clean, rotated, pgd]`. */
@@ -599,7 +819,12 @@ function reportOf(entries: Record<string, [number, number, number]>) {
   for (const [name, [clean, rotated, pgd]] of Object.entries(entries)) {
     results[name] = report(name, clean, rotated, pgd).results[name];
   }
-  const provenance = { commit: "c0ffee", dirty: false, backend: "wasm", onednn: "2.6.3" };
+  const provenance = {
+    commit: "c0ffee",
+    dirty: false,
+    backend: "wasm",
+    onednn: "2.6.3",
+  };
   return { results, backend: "wasm: test", provenance };
 }
 
@@ -613,7 +838,11 @@ async function writeVariantGrid(out: string) {
   );
   // clean = 0.5 + size/10⁴ + model offset + seed jitter; TTA adds 0.01 to clean and its
   // rotated accuracy is its clean accuracy (invariant to the exact turns).
-  const offset: Record<string, number> = { baseline: 0, symmetric: 0.04, p4m: 0.03 };
+  const offset: Record<string, number> = {
+    baseline: 0,
+    symmetric: 0.04,
+    p4m: 0.03,
+  };
   for (const c of cells.filter((x) => !x.evaluatedIn)) {
     const jitter = [0.01, -0.01, 0.004][c.seed - 1];
     const clean = 0.5 + c.size / 1e4 + (offset[c.model] ?? 0.02) + jitter;
@@ -621,7 +850,13 @@ async function writeVariantGrid(out: string) {
       [reportName(c)]: [clean, clean / 2, 0.1 + jitter],
     };
     const tta = cells.some((x) => x.evaluatedIn === c.id);
-    if (tta) entries[`${reportName(c)}+tta`] = [clean + 0.01, clean + 0.01, 0.12 + jitter];
+    if (tta) {
+      entries[`${reportName(c)}+tta`] = [
+        clean + 0.01,
+        clean + 0.01,
+        0.12 + jitter,
+      ];
+    }
     await writeCell(out, c.id, reportOf(entries));
   }
   return { spec, cells };
@@ -650,7 +885,11 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     assert.equal(Object.keys(at(1600).metrics).length, 6);
     // baseline+tta − baseline = 0.01 for every seed; rotated: (clean + .01) − clean/2.
     const d = at(400).differences["baseline+tta"];
-    assert.deepEqual(d.clean.values.map((v) => Number(v.toFixed(12))), [0.01, 0.01, 0.01]);
+    assert.deepEqual(d.clean.values.map((v) => Number(v.toFixed(12))), [
+      0.01,
+      0.01,
+      0.01,
+    ]);
     const b = 0.5 + 0.04; // baseline clean at 400 without jitter
     const rot = [0.01, -0.01, 0.004].map((j) => (b + j + 0.01) - (b + j) / 2);
     d.randomRotation.values.forEach((v, i) => assert.ok(Math.abs(v - rot[i]) < 1e-12));
@@ -659,7 +898,10 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     assert.equal(r.n, 3);
     assert.ok(Math.abs(r.mean - 0.02) < 1e-12);
     // rotaug+tta: its base's report entry baseline+tta, i.e. rotaug's clean + 0.01 − baseline.
-    assert.ok(Math.abs(at(1600).differences["baseline+rotaug+tta"].clean.mean - 0.03) < 1e-12);
+    assert.ok(
+      Math.abs(at(1600).differences["baseline+rotaug+tta"].clean.mean - 0.03) <
+        1e-12,
+    );
     assert.ok(Math.abs(at(1600).differences.p4m.clean.mean - 0.03) < 1e-12);
     // Data efficiency: each model at exactly its sizes.
     for (const model of spec.models) {
@@ -682,10 +924,15 @@ Deno.test("aggregate with variants: +tta from its base's report, pairs at each m
     assert.notEqual((await cellStatus(out, tta)).state, "done");
     const partial = await aggregate(spec, cells, out);
     assert.ok(
-      partial.cells.missing.includes(tta.id) && partial.cells.missing.includes(tta.evaluatedIn!),
+      partial.cells.missing.includes(tta.id) &&
+        partial.cells.missing.includes(tta.evaluatedIn!),
     );
     // A base report without the +tta entry is a one-line error naming the file and model.
-    await writeCell(out, tta.evaluatedIn!, reportOf({ baseline: [0.5, 0.2, 0.1] }));
+    await writeCell(
+      out,
+      tta.evaluatedIn!,
+      reportOf({ baseline: [0.5, 0.2, 0.1] }),
+    );
     await assert.rejects(
       () => aggregate(spec, cells, out),
       /baseline-s1-n100-shift\/eval\/report\.json: no results for model "baseline\+tta" \(cell baseline_tta-s1-n100-shift\)/,
@@ -754,21 +1001,30 @@ for (const name of studies) {
 
 Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and symmetric along the curve", async () => {
   const files = [...Deno.readDirSync(STUDY)].filter((e) => e.name.endsWith(".yaml"));
-  assert.deepEqual(files.map((f) => f.name).sort(), ["fashion-mnist.yaml", "synthetic.yaml"]);
+  assert.deepEqual(files.map((f) => f.name).sort(), [
+    "fashion-mnist.yaml",
+    "synthetic.yaml",
+  ]);
   for (const f of files) {
     const spec = await readSpec(`${STUDY}${f.name}`);
     assert.ok(spec.seeds.length >= 3, f.name);
     for (const m of ["baseline", "symmetric", "p4m", "scale", "rotscale"]) {
       assert.ok(spec.models.includes(m), `${f.name}: ${m}`);
     }
-    assert.ok(spec.models.includes("baseline+rotaug") && spec.models.includes("baseline+tta"));
+    assert.ok(
+      spec.models.includes("baseline+rotaug") &&
+        spec.models.includes("baseline+tta"),
+    );
     const all = gridSizes(spec);
     const smallest = Math.min(...all);
     assert.deepEqual(modelSizes(spec, "baseline"), all, f.name);
     assert.deepEqual(modelSizes(spec, "symmetric"), all, f.name);
     for (const m of spec.models) {
       const own = modelSizes(spec, m);
-      assert.ok(own.includes(smallest) && own.length >= 2, `${f.name}: ${m} at ${own}`);
+      assert.ok(
+        own.includes(smallest) && own.length >= 2,
+        `${f.name}: ${m} at ${own}`,
+      );
     }
   }
 });
@@ -783,9 +1039,7 @@ Deno.test("seedsFor gives a size its own seeds; a size outside the grid or a rep
   });
   const cells = expandCells(spec);
   const seedsAt = (size: number, model: string) =>
-    cells.filter((c) => c.size === size && c.model === model).map((c) =>
-      c.seed
-    );
+    cells.filter((c) => c.size === size && c.model === model).map((c) => c.seed);
   for (const model of ["baseline", "symmetric", "baseline+tta"]) {
     assert.deepEqual(seedsAt(100, model), [1, 2, 3, 4, 5], model);
     assert.deepEqual(seedsAt(400, model), [1, 2, 3], model);
