@@ -12,7 +12,8 @@
  *
  * @example
  * ```ts
- * await interruptible((signal) => runTraining(task, { signal }), () => Deno.exit(130));
+ * // deno task train: await interruptible((signal) => runTraining(task, { signal }), () => Deno.exit(130));
+ * const aborted = await interruptible(async (signal) => signal.aborted, () => Deno.exit(130)); // false: no Ctrl-C
  * ```
  */
 export async function interruptible<T>(

@@ -28,7 +28,8 @@ export interface TrainRun {
  * returns. Throws an {@linkcode OptionsError} when `workers` meets a backend other than wasm.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: trains a model (2 epochs of 2,000 images with `quick`) and writes checkpoints/
  * await runTraining(parseTrainTask({ model: "baseline", quick: true, out: "checkpoints" }));
  * ```
  */
