@@ -91,6 +91,26 @@ export const SWEEPS = {
     pgdSteps: 5,
     pgdSanity: [32, 255],
   },
+  /**
+   * What a study's claims read, and nothing else, for grids that evaluate every cell on a whole
+   * test set (docs/results/study/fashion-mnist-reference.yaml): quick's angles, zooms, noise
+   * levels and attacks with PGD's 20 steps; no resolution, shift, blur, contrast, JPEG or mirror
+   * rows (15 test-set passes instead of quick's 36).
+   */
+  study: {
+    angles: [0, 45, 90, 135, 180, 270],
+    zooms: [0.5, 1, 1.5],
+    resolutions: [],
+    shifts: [],
+    sigmas: [0, 0.05, 0.1],
+    blur: [],
+    contrast: [],
+    jpeg: [],
+    mirrors: [],
+    eps: [2, 8],
+    pgdSteps: 20,
+    pgdSanity: [32, 255],
+  },
 };
 export type SweepName = keyof typeof SWEEPS;
 /** One sweep's strengths. */

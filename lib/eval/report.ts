@@ -237,6 +237,7 @@ export async function writeReport(
     ["accuracy-vs-sigma.svg", (r) => r.noise, "sigma", "Gaussian noise σ", ""],
   ];
   for (const [file, rows, key, title, unit] of sweeps) {
+    if (!rows(results[names[0]]).length) continue; // a family the sweep leaves out
     figures.push([
       file,
       compare(results, rows, key, unit),
