@@ -100,3 +100,6 @@ export { expandCells, readSpec, validateSpec } from "./lib/experiment/spec.ts";
 export { decodeImage, ImageError } from "./lib/image/decode.ts";
 export { classifyImage } from "./lib/serve/classify.ts";
 export { createApp, createState } from "./routes/app.ts";
+export { OnnxExportError, toOnnx } from "./lib/export/onnx.ts";
+export type { OnnxOptions } from "./lib/export/onnx.ts";
+export { exportCheckpoints } from "./lib/export/checkpoints.ts";
