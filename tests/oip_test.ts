@@ -12,9 +12,17 @@
 import assert from "node:assert/strict";
 import { Ajv, type ValidateFunction } from "ajv";
 import { loadModels } from "../lib/model/checkpoint.ts";
+import { binaryReply } from "../lib/serve/binary_tensor.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { randomArray, useBackend } from "./helpers.ts";
 import { trainTinyCheckpoints } from "./server_fixtures.ts";
+
+/** The spec's three error schemas, which are the same. */
+const ERROR_RESPONSE = {
+  type: "object",
+  properties: { error: { type: "string" } },
+  required: ["error"],
+};
 
 /** The spec's `components.schemas` (the ones its responses and requests use). */
 const KSERVE_V2_SCHEMAS = {
@@ -29,11 +37,7 @@ const KSERVE_V2_SCHEMAS = {
       },
       required: ["name", "version", "extensions"],
     },
-    metadata_server_error_response: {
-      type: "object",
-      properties: { error: { type: "string" } },
-      required: ["error"],
-    },
+    metadata_server_error_response: ERROR_RESPONSE,
     metadata_model_response: {
       type: "object",
       properties: {
@@ -54,11 +58,7 @@ const KSERVE_V2_SCHEMAS = {
       },
       required: ["name", "datatype", "shape"],
     },
-    metadata_model_error_response: {
-      type: "object",
-      properties: { error: { type: "string" } },
-      required: ["error"],
-    },
+    metadata_model_error_response: ERROR_RESPONSE,
     inference_request: {
       type: "object",
       properties: {
@@ -119,11 +119,7 @@ const KSERVE_V2_SCHEMAS = {
       },
       required: ["model_name", "outputs"],
     },
-    inference_error_response: {
-      type: "object",
-      properties: { error: { type: "string" } },
-      required: ["error"],
-    },
+    inference_error_response: ERROR_RESPONSE,
   },
 };
 
@@ -356,25 +352,21 @@ function leFloats(values: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** A request in the extension's framing: JSON header, then `tensors`' bytes. */
+/**
+ * A request in the extension's framing: JSON header, then `tensors`' bytes (framed by the
+ * server's own binaryReply, whose framing the reply tests check independently).
+ */
 function framed(
   header: unknown,
   tensors: Uint8Array[],
   headerLength?: string,
 ): { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const body = new Uint8Array(json.length + tensors.reduce((s, t) => s + t.length, 0));
-  body.set(json);
-  let at = json.length;
-  for (const t of tensors) {
-    body.set(t, at);
-    at += t.length;
-  }
+  const { body, headerLength: length } = binaryReply(header, tensors);
   return {
-    body,
+    body: body as Uint8Array<ArrayBuffer>,
     headers: {
       "content-type": "application/octet-stream",
-      "inference-header-content-length": headerLength ?? String(json.length),
+      "inference-header-content-length": headerLength ?? String(length),
     },
   };
 }
