@@ -209,6 +209,9 @@ Deno.test("PGD with restarts keeps the worst case: robust only where every start
     });
     const expected = each[0].map((_, i) => each[0][i] & each[1][i] & each[2][i]);
     assert.deepEqual(Array.from(worst.correct), expected);
+    // Each start attacked only the images the earlier ones had not fooled.
+    const sum = (bits: number[]) => bits.reduce((n, b) => n + b, 0);
+    assert.deepEqual(worst.attacked, [8, sum(each[0]), sum(each[0].map((b, i) => b & each[1][i]))]);
     // The kept examples are what `correct` says, and inside the ε-ball.
     const pred = tf.tidy(() => (model.predict(worst.adv) as tf.Tensor).argMax(1).dataSync());
     assert.deepEqual(Array.from(pred, (p, i) => p === truth[i] ? 1 : 0), expected);
@@ -225,6 +228,28 @@ Deno.test("PGD's sanity rows fall to 0 at ε = 255/255, and the report says so",
     assert.equal(r.fallsToZero, true, name);
     assert.ok(r.pgd.at(-1)!.acc <= r.attackedClean + 1e-9, name);
     assert.deepEqual(r.attack, { pgdSteps: 5, pgdRestarts: 2 }, name);
+  }
+});
+
+Deno.test("sanity rows attack only the still-robust images, and equal attacking every image", async () => {
+  const { outcomes } = await evaluatedAtBatch20();
+  const sweep = SWEEPS.quick;
+  for (const { name, model } of models) {
+    // The slow reference: every ε, every image, every start; robust = AND over ε' ≤ ε.
+    let robust = new Uint8Array(8).fill(1);
+    for (const eps of [...sweep.eps, ...sweep.pgdSanity]) {
+      const seeds = Array.from({ length: 8 }, (_, i) => mixSeed(mixSeed(quick.seed, eps), i));
+      const { adv, correct } = await pgdWorstCase(model, x, labels, eps, {
+        steps: sweep.pgdSteps,
+        restarts: 2,
+        seeds,
+      });
+      adv.dispose();
+      robust = robust.map((r, i) => r & correct[i]);
+      if (!sweep.pgdSanity.includes(eps)) continue;
+      const got = decodeBits(outcomes.models[name].bits[`pgdSanity:${eps}`], 8, "sanity");
+      assert.deepEqual(Array.from(got), Array.from(robust), `${name} at ${eps}/255`);
+    }
   }
 });
 
