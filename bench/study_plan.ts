@@ -1,0 +1,195 @@
+/**
+ * A study's compute plan from its own cells: per model, the training rate, the per-epoch metrics'
+ * time and the final evaluation's time as its measured cells ran them (each cell's
+ * `ckpt/<model>/meta.json` history, and its log's "wrote … in T" line), then every cell of the
+ * grid priced with them. What it prints goes into the experiment file's comment, so the plan is
+ * computed, not typed.
+ *
+ *   deno run -A bench/study_plan.ts docs/results/study/fashion-mnist-reference [--jobs 2]
+ *
+ * A cell = epochs × (size / rate + per-epoch metrics) + start-up + final eval; the start-up and
+ * the first epoch (warm-up) are measured apart. Models with no measured cell yet are listed as
+ * such and left out of the totals, which then say so.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cellArch, cellEpochs, type ExperimentSpec, isTrained } from "../lib/experiment/spec.ts";
+import type { Cell } from "../lib/experiment/spec.ts";
+
+interface Epoch {
+  epoch: number;
+  seconds: number;
+  evalSeconds: number;
+  imgPerSec: number;
+}
+
+/** What one model's measured cells say. */
+export interface ModelRates {
+  /** Training images per second, epochs 2 on (the first warms up). */
+  rate: number;
+  /** Seconds of the per-epoch metrics (validation and test sets), per epoch. */
+  epochEval: number;
+  /** Seconds of the final evaluation, +tta included where the grid asks for it. */
+  finalEval?: number;
+  /** Epochs and cells measured. */
+  epochs: number;
+  cells: string[];
+}
+
+/** Seconds of a log's "wrote N files to … in 1h2m3s" line (the final evaluation), if any. */
+export function evalSeconds(log: string): number | undefined {
+  const m = [...log.matchAll(/wrote \d+ files to .* in ((?:\d+h)?(?:\d+m)?(?:[\d.]+s)?)\s*:/g)]
+    .at(-1);
+  if (!m) return undefined;
+  const part = (unit: string) => Number(m[1].match(new RegExp(`([\\d.]+)${unit}`))?.[1] ?? 0);
+  return part("h") * 3600 + part("m") * 60 + part("s");
+}
+
+/** Formats seconds as "1h02m" / "12m" / "40s". */
+export function duration(s: number): string {
+  if (s < 60) return `${Math.round(s)}s`;
+  const m = Math.round(s / 60);
+  return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each grid model's rates from the cells under `dir` that have a checkpoint. */
+export async function measuredRates(
+  dir: string,
+  cells: Cell[],
+): Promise<Map<string, ModelRates>> {
+  const totals = new Map<
+    string,
+    {
+      images: number;
+      seconds: number;
+      evals: number;
+      epochs: number;
+      finals: number[];
+      cells: string[];
+    }
+  >();
+  for (const cell of cells.filter(isTrained)) {
+    const arch = cellArch(cell);
+    const meta = await readJson<{ history?: Epoch[] }>(`${dir}/${cell.id}/ckpt/${arch}/meta.json`);
+    const later = (meta?.history ?? []).filter((e) => e.epoch >= 2);
+    if (!later.length) continue;
+    const t = totals.get(cell.model) ??
+      { images: 0, seconds: 0, evals: 0, epochs: 0, finals: [], cells: [] };
+    for (const e of later) {
+      t.images += e.imgPerSec * e.seconds;
+      t.seconds += e.seconds;
+      t.evals += e.evalSeconds;
+      t.epochs++;
+    }
+    t.cells.push(cell.id);
+    const log = await Deno.readTextFile(`${dir}/${cell.id}/log.txt`).catch(() => "");
+    const final = evalSeconds(log);
+    if (final !== undefined) t.finals.push(final);
+    totals.set(cell.model, t);
+  }
+  return new Map(
+    [...totals].map(([model, t]) => [model, {
+      rate: t.images / t.seconds,
+      epochEval: t.evals / t.epochs,
+      ...(t.finals.length ? { finalEval: t.finals.reduce((a, b) => a + b) / t.finals.length } : {}),
+      epochs: t.epochs,
+      cells: t.cells,
+    }]),
+  );
+}
+
+/** Seconds a cell takes at these rates: training, per-epoch metrics and final eval. */
+export function cellSeconds(spec: ExperimentSpec, cell: Cell, r: ModelRates): number {
+  const epochs = cellEpochs(spec, cell);
+  return epochs * (cell.size / r.rate + r.epochEval) + (r.finalEval ?? 0);
+}
+
+/** The plan as comment lines for the experiment file. */
+export function planLines(
+  spec: ExperimentSpec,
+  cells: Cell[],
+  rates: Map<string, ModelRates>,
+  jobs: number,
+) {
+  const lines: string[] = [];
+  const trained = cells.filter(isTrained);
+  const models = [...new Set(trained.map((c) => c.model))];
+  lines.push(
+    "measured (train img/s from epoch 2 on; per-epoch metrics; final eval, +tta included):",
+  );
+  for (const m of models) {
+    const r = rates.get(m);
+    lines.push(
+      r
+        ? `  ${m.padEnd(16)} ${r.rate.toFixed(1).padStart(6)} img/s, metrics ${
+          r.epochEval.toFixed(1)
+        } s/epoch, final eval ${
+          r.finalEval === undefined ? "not yet measured" : duration(r.finalEval)
+        } (${r.epochs} epochs of ${r.cells.join(", ")})`
+        : `  ${m.padEnd(16)} not measured yet`,
+    );
+  }
+  lines.push("planned (one thread per job):");
+  let total = 0, missing = 0;
+  const sizes = [...new Set(trained.map((c) => c.size))];
+  for (const m of models) {
+    const r = rates.get(m);
+    for (const size of sizes) {
+      const these = trained.filter((c) => c.model === m && c.size === size);
+      if (!these.length) continue;
+      if (!r) {
+        missing += these.length;
+        continue;
+      }
+      const each = cellSeconds(spec, these[0], r);
+      total += each * these.length;
+      lines.push(
+        `  ${m.padEnd(16)} n=${String(size).padEnd(6)} ${
+          String(cellEpochs(spec, these[0])).padStart(3)
+        } ep × ${these.length} seeds: ${duration(each).padStart(6)} each${
+          r.finalEval === undefined ? " + final eval (not yet measured)" : ""
+        }`,
+      );
+    }
+  }
+  lines.push(
+    `  total ${duration(total)} of cell time = ${duration(total / jobs)} wall at --jobs ${jobs}${
+      missing ? `, plus ${missing} cells of models not measured yet` : ""
+    }`,
+  );
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { jobs: { type: "string", default: "2" } },
+  });
+  const dir = positionals[0];
+  if (!dir) throw new Error("usage: deno run -A bench/study_plan.ts DIR [--jobs N]");
+  const saved = await readJson<{ spec: ExperimentSpec; cells: Cell[] }>(`${dir}/experiment.json`);
+  if (!saved) throw new Error(`${dir}/experiment.json not found: expected an experiment directory`);
+  const rates = await measuredRates(dir, saved.cells);
+  for (const line of planLines(saved.spec, saved.cells, rates, Number(values.jobs))) {
+    console.log(`# ${line}`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
