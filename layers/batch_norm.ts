@@ -6,6 +6,7 @@
  *   shared by its four rotations (indices c·4 + r): statistics over N, H, W and the rotation
  *   axis. A per-(c·4 + r) batch norm would scale the rotations of one channel differently and
  *   break equivariance; this one commutes with the P4 action.
+ * - {@linkcode GroupBatchNorm}: the same for any registered group (layers/group.ts).
  *
  * Input and output [..., C·g] (NHWC maps, or [N, F] feature vectors). Training mode (`{ training: true }`) uses batch statistics
  * and updates moving averages as `m ← momentum·m + (1 − momentum)·batch` (variance unbiased,
@@ -17,6 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { channelChain } from "./channel_chain.ts";
+import { type Group, groupNamed, P4 } from "./group.ts";
 
 /** Config of the batch norms. */
 export interface BatchNormArgs {
@@ -204,5 +206,33 @@ export class BatchNorm extends tf.layers.Layer {
  */
 export class P4BatchNorm extends BatchNorm {
   static override className = "P4BatchNorm";
-  protected override readonly groupSize: number = 4;
+  protected override readonly groupSize: number = P4.order;
+}
+
+/**
+ * Batch norm for the G-maps of any registered group [N, H, W, C·|G|]: statistics and affine
+ * parameters shared by the |G| elements of each channel, which commutes with the group's
+ * action (it only moves values between the elements of one channel, and across the plane).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const bn = new GroupBatchNorm({ group: "p4m" });
+ * const y = bn.apply(tf.randomNormal([8, 4, 4, 16]), { training: true }) as tf.Tensor;
+ * ```
+ */
+export class GroupBatchNorm extends BatchNorm {
+  static override className = "GroupBatchNorm";
+  readonly group: Group;
+  protected override readonly groupSize: number;
+
+  constructor(args: BatchNormArgs & { group: string }) {
+    super(args);
+    this.group = groupNamed(args.group);
+    this.groupSize = this.group.order;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), group: this.group.name };
+  }
 }

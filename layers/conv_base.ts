@@ -31,7 +31,7 @@ export interface ConvArgs {
 }
 
 /**
- * Base class of {@linkcode Z2Conv2D}, {@linkcode P4LiftConv2D} and {@linkcode P4Conv2D}; not
+ * Base class of {@linkcode Z2Conv2D} and the group convolutions (group_conv.ts); not
  * registered itself.
  */
 export abstract class ConvBase extends tf.layers.Layer {
@@ -64,7 +64,7 @@ export abstract class ConvBase extends tf.layers.Layer {
   /** The learned kernel -> an ordinary conv2d filter [k, k, Cin', filters·order]. */
   protected abstract filterBank(kernel: tf.Tensor): tf.Tensor4D;
 
-  /** Group elements per output channel: channel o·order + r (4 for P4 maps, 1 for Z²). */
+  /** Group elements per output channel: channel o·order + e (|G| for G-maps, 1 for Z²). */
   protected abstract readonly order: number;
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {

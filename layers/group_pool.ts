@@ -1,13 +1,14 @@
 /**
- * Group pooling, the shared part of {@linkcode P4Pool} (4 rotations) and P4mPool (8 elements):
- * reduce the group axis of each channel, [N, H, W, C·G] -> [N, H, W, C] (channel c, element e at
- * `c·G + e`, docs/design.md). The group only permutes a channel's G slots (besides transforming
- * the plane), so the result transforms like an ordinary image and is invariant after a
- * spatially invariant reduction.
+ * Group pooling: reduce the group axis of each channel of a G-map of any registered group,
+ * [N, H, W, C·|G|] -> [N, H, W, C] (channel c, element e at `c·|G| + e`, docs/design.md). The
+ * group only permutes a channel's |G| slots (besides moving the plane), so the result
+ * transforms like an ordinary image, `pool(g·f) = g·pool(f)`, and is invariant after a
+ * spatially invariant reduction. P4Pool and P4mPool are this with their group fixed.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type Group, groupNamed } from "./group.ts";
 
 /** Config of a group pool. */
 export interface GroupPoolArgs {
@@ -18,15 +19,33 @@ export interface GroupPoolArgs {
   batchInputShape?: (number | null)[];
 }
 
-/** Max or mean over the last G slots of each channel; subclasses fix G and the class name. */
-export abstract class GroupPool extends tf.layers.Layer {
+/**
+ * Max or mean over the last |G| slots of each channel.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const pool = new GroupPool({ group: "p4m", mode: "max" });
+ * const y = pool.apply(tf.zeros([1, 8, 8, 16])) as tf.Tensor; // [1, 8, 8, 2]
+ * ```
+ */
+export class GroupPool extends tf.layers.Layer {
+  static className = "GroupPool";
   readonly mode: "max" | "mean";
+  readonly group: Group;
+  /** |G|: the slots reduced per channel. */
+  readonly groupSize: number;
 
-  protected constructor(args: GroupPoolArgs, readonly groupSize: number, what: string) {
+  /** `fixed`: the subclass's class names the group, so its config does not. */
+  constructor(args: GroupPoolArgs & { group: string }, protected readonly fixed = false) {
     super(args);
+    this.group = groupNamed(args.group);
+    this.groupSize = this.group.order;
     this.mode = args.mode ?? "max";
     if (this.mode !== "max" && this.mode !== "mean") {
-      throw new RangeError(`${what} mode must be "max" or "mean", got "${args.mode}"`);
+      throw new RangeError(
+        `${this.getClassName()} mode must be "max" or "mean", got "${args.mode}"`,
+      );
     }
   }
 
@@ -51,6 +70,10 @@ export abstract class GroupPool extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), mode: this.mode };
+    return {
+      ...super.getConfig(),
+      mode: this.mode,
+      ...(this.fixed ? {} : { group: this.group.name }),
+    };
   }
 }

@@ -5,7 +5,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { BatchNorm, P4BatchNorm } from "./batch_norm.ts";
+import { BatchNorm, GroupBatchNorm, P4BatchNorm } from "./batch_norm.ts";
+import { GroupConv2D, GroupLiftConv2D } from "./group_conv.ts";
+import { GroupPool } from "./group_pool.ts";
+import { GroupSpatialPyramidPool } from "./group_pyramid_pool.ts";
 import { P4Conv2D } from "./p4_conv.ts";
 import { P4LiftConv2D } from "./p4_lift_conv.ts";
 import { P4Pool } from "./p4_pool.ts";
@@ -28,6 +31,11 @@ import { LogMeanSoftmax } from "./log_mean_softmax.ts";
 
 export {
   BatchNorm,
+  GroupBatchNorm,
+  GroupConv2D,
+  GroupLiftConv2D,
+  GroupPool,
+  GroupSpatialPyramidPool,
   LogMeanSoftmax,
   P4BatchNorm,
   P4Conv2D,
@@ -51,6 +59,9 @@ export {
 };
 export type { BatchNormArgs } from "./batch_norm.ts";
 export type { ConvArgs } from "./conv_base.ts";
+export type { GroupConvArgs } from "./group_conv.ts";
+export type { GroupPoolArgs } from "./group_pool.ts";
+export type { GroupPyramidPoolArgs } from "./group_pyramid_pool.ts";
 export type { P4PoolArgs } from "./p4_pool.ts";
 export type { QuarterTurnArgs } from "./quarter_turn.ts";
 export type { LogMeanSoftmaxArgs } from "./log_mean_softmax.ts";
@@ -89,6 +100,11 @@ for (
     Standardize,
     QuarterTurn,
     LogMeanSoftmax,
+    GroupLiftConv2D,
+    GroupConv2D,
+    GroupBatchNorm,
+    GroupPool,
+    GroupSpatialPyramidPool,
   ]
 ) {
   tf.serialization.registerClass(

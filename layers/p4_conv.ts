@@ -1,5 +1,5 @@
 /**
- * Group convolution P4 -> P4 (Cohen & Welling 2016, eq. 11).
+ * Group convolution P4 -> P4 (Cohen & Welling 2016, eq. 11): {@linkcode GroupConv2D} of p4.
  *
  * Learned kernel `w` of shape [k, k, Cin, 4, Cout], axis 3 the input rotation s. For output
  * rotation r the filter is turned by r and its input-rotation axis rolled by r:
@@ -12,9 +12,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { p4FilterBank } from "./group.ts";
-import { type ConvArgs, ConvBase } from "./conv_base.ts";
+import type { ConvArgs } from "./conv_base.ts";
+import { GroupConv2D } from "./group_conv.ts";
 
 /**
  * @example
@@ -24,22 +23,10 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
  * const y = conv.apply(tf.zeros([1, 16, 16, 4 * 4])) as tf.Tensor; // [1, 16, 16, 32]
  * ```
  */
-export class P4Conv2D extends ConvBase {
-  static className = "P4Conv2D";
-  protected readonly order = 4;
+export class P4Conv2D extends GroupConv2D {
+  static override className = "P4Conv2D";
 
   constructor(args: ConvArgs) {
-    super(args);
-  }
-
-  protected kernelShape(c4: number): number[] {
-    if (c4 % 4 !== 0) {
-      throw new RangeError(`P4Conv2D expects a P4 map with C·4 channels, got ${c4} channels`);
-    }
-    return [this.kernelSize, this.kernelSize, c4 / 4, 4, this.filters];
-  }
-
-  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
-    return p4FilterBank(kernel as tf.Tensor5D);
+    super({ ...args, group: "p4" }, true);
   }
 }

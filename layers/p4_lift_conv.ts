@@ -1,5 +1,6 @@
 /**
- * Lifting convolution Z2 -> P4 (Cohen & Welling 2016, eq. 10).
+ * Lifting convolution Z2 -> P4 (Cohen & Welling 2016, eq. 10): {@linkcode GroupLiftConv2D} of
+ * p4.
  *
  * One learned filter bank `w` of shape [k, k, Cin, Cout] is applied in its four rotations:
  * output channel `o·4 + r` is `[x ⋆ rot(w, r)](p) = Σ_q x(p + q) · w(R⁻ʳ q)`. Turning the
@@ -10,9 +11,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { liftFilterBank } from "./group.ts";
-import { type ConvArgs, ConvBase } from "./conv_base.ts";
+import type { ConvArgs } from "./conv_base.ts";
+import { GroupLiftConv2D } from "./group_conv.ts";
 
 /**
  * @example
@@ -22,19 +22,10 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
  * const y = lift.apply(tf.zeros([1, 32, 32, 3])) as tf.Tensor; // [1, 32, 32, 32]
  * ```
  */
-export class P4LiftConv2D extends ConvBase {
-  static className = "P4LiftConv2D";
-  protected readonly order = 4;
+export class P4LiftConv2D extends GroupLiftConv2D {
+  static override className = "P4LiftConv2D";
 
   constructor(args: ConvArgs) {
-    super(args);
-  }
-
-  protected kernelShape(cin: number): number[] {
-    return [this.kernelSize, this.kernelSize, cin, this.filters];
-  }
-
-  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
-    return liftFilterBank(kernel as tf.Tensor4D);
+    super({ ...args, group: "p4" }, true);
   }
 }

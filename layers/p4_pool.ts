@@ -20,9 +20,9 @@ export type P4PoolArgs = GroupPoolArgs;
  * ```
  */
 export class P4Pool extends GroupPool {
-  static className = "P4Pool";
+  static override className = "P4Pool";
 
   constructor(args: P4PoolArgs = {}) {
-    super(args, 4, "P4Pool");
+    super({ ...args, group: "p4" }, true);
   }
 }

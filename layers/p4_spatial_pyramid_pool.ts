@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { rollLast, rotPlane } from "./group.ts";
+import { P4, rollLast } from "./group.ts";
 import { GroupPyramidPool, type GroupPyramidPoolArgs } from "./group_pyramid_pool.ts";
 import { pyramidLevel } from "./pyramid_bins.ts";
 
@@ -61,7 +61,7 @@ export class P4SpatialPyramidPool extends GroupPyramidPool {
   static className = "P4SpatialPyramidPool";
 
   constructor(args: P4SpatialPyramidPoolArgs = {}) {
-    super(args, 4);
+    super(args, P4);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -75,7 +75,7 @@ export class P4SpatialPyramidPool extends GroupPyramidPool {
           // G_g(b, s) = F(g·b, s + g): turn the bin grid by −g, roll the rotations by −g.
           // (Turned as a rank-4 tensor: webgpu's Reverse fails on rank 5 in tfjs 4.22.)
           const split = (t: tf.Tensor) => t.reshape([n, level, level, c4 / 4, 4]);
-          const orbit = tf.stack([0, 1, 2, 3].map((g) => rollLast(split(rotPlane(f, -g, 1)), -g)));
+          const orbit = tf.stack([0, 1, 2, 3].map((g) => rollLast(split(P4.plane(f, -g, 1)), -g)));
           const m = reduction === "max" ? orbit.max(0) : orbit.mean(0);
           parts.push(orbitRepresentatives(m, level));
         }

@@ -9,6 +9,7 @@
  * @module
  */
 import { BatchNorm } from "./batch_norm.ts";
+import { P4M } from "./group.ts";
 
 /**
  * @example
@@ -20,5 +21,5 @@ import { BatchNorm } from "./batch_norm.ts";
  */
 export class P4mBatchNorm extends BatchNorm {
   static override className = "P4mBatchNorm";
-  protected override readonly groupSize: number = 8;
+  protected override readonly groupSize: number = P4M.order;
 }

@@ -1,5 +1,6 @@
 /**
- * Group convolution p4m -> p4m (Cohen & Welling 2016, eq. 11 with G = p4m).
+ * Group convolution p4m -> p4m (Cohen & Welling 2016, eq. 11 with G = p4m):
+ * {@linkcode GroupConv2D} of p4m.
  *
  * Learned kernel `w` of shape [k, k, Cin, 8, Cout], axis 3 the input element j. For output
  * element e the filter is transformed spatially by e and its element axis permuted:
@@ -11,9 +12,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { p4mFilterBank } from "./group.ts";
-import { type ConvArgs, ConvBase } from "./conv_base.ts";
+import type { ConvArgs } from "./conv_base.ts";
+import { GroupConv2D } from "./group_conv.ts";
 
 /**
  * @example
@@ -23,22 +23,10 @@ import { type ConvArgs, ConvBase } from "./conv_base.ts";
  * const y = conv.apply(tf.zeros([1, 16, 16, 2 * 8])) as tf.Tensor; // [1, 16, 16, 32]
  * ```
  */
-export class P4mConv2D extends ConvBase {
-  static className = "P4mConv2D";
-  protected readonly order = 8;
+export class P4mConv2D extends GroupConv2D {
+  static override className = "P4mConv2D";
 
   constructor(args: ConvArgs) {
-    super(args);
-  }
-
-  protected kernelShape(c8: number): number[] {
-    if (c8 % 8 !== 0) {
-      throw new RangeError(`P4mConv2D expects a p4m map with C·8 channels, got ${c8} channels`);
-    }
-    return [this.kernelSize, this.kernelSize, c8 / 8, 8, this.filters];
-  }
-
-  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
-    return p4mFilterBank(kernel as tf.Tensor5D);
+    super({ ...args, group: "p4m" }, true);
   }
 }

@@ -20,9 +20,9 @@ export type P4mPoolArgs = GroupPoolArgs;
  * ```
  */
 export class P4mPool extends GroupPool {
-  static className = "P4mPool";
+  static override className = "P4mPool";
 
   constructor(args: P4mPoolArgs = {}) {
-    super(args, 8, "P4mPool");
+    super({ ...args, group: "p4m" }, true);
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mod4, rot90 } from "./group.ts";
+import { mod4, rot90 } from "./group_core.ts";
 
 /** Config of {@linkcode QuarterTurn}. */
 export interface QuarterTurnArgs {

@@ -21,7 +21,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { hermiteBasis, p4FilterBank, SCALE_DEFAULTS, type ScaleBasis } from "./group.ts";
+import { groupBank, P4 } from "./group.ts";
+import { hermiteBasis, SCALE_DEFAULTS, type ScaleBasis } from "./scale_basis.ts";
 import { ConvBase } from "./conv_base.ts";
 import { padArg } from "./conv_geometry.ts";
 import { type ScaleConvArgs, scaleFields, scaleKernelsByScale } from "./scale_lift_conv.ts";
@@ -103,7 +104,7 @@ export class ScaleConv2D extends ConvBase {
     return scaleKernelsByScale(this.basis, kernel).map((ki) =>
       this.rotations === 1
         ? ki.reshape([k, k, rows, cout]) as tf.Tensor4D
-        : p4FilterBank(ki.reshape([k, k, rows / 4, 4, cout]) as tf.Tensor5D)
+        : groupBank(P4, ki.reshape([k, k, rows / 4, 4, cout]) as tf.Tensor5D)
     );
   }
 

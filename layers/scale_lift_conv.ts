@@ -18,7 +18,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { hermiteBasis, liftFilterBank, SCALE_DEFAULTS, type ScaleBasis } from "./group.ts";
+import { liftBank, P4 } from "./group.ts";
+import { hermiteBasis, SCALE_DEFAULTS, type ScaleBasis } from "./scale_basis.ts";
 import { type ConvArgs, ConvBase } from "./conv_base.ts";
 
 /** Config of the scale convolutions. */
@@ -107,7 +108,7 @@ export class ScaleLiftConv2D extends ConvBase {
     // [S, k·k·Cin, Cout] -> [k·k·Cin, Cout, S]: output channel o·S + i.
     const kappa = scaleKernels(this.basis, kernel).reshape([this.sigmas.length, k * k * cin, cout])
       .transpose([1, 2, 0]).reshape([k, k, cin, cout * this.sigmas.length]) as tf.Tensor4D;
-    return this.rotations === 4 ? liftFilterBank(kappa) : kappa;
+    return this.rotations === 4 ? liftBank(P4, kappa) : kappa;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

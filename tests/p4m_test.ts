@@ -8,15 +8,7 @@ import {
   P4mSpatialPyramidPool,
 } from "../layers/mod.ts";
 import { ConvBase } from "../layers/conv_base.ts";
-import {
-  actP4m,
-  D4_ORDER,
-  d4Compose,
-  d4Image,
-  d4Inverse,
-  p4mFilterBank,
-  rot90,
-} from "../layers/group.ts";
+import { actP4m, d4Image, groupBank, P4M, rot90 } from "../layers/group.ts";
 import {
   conv2dRef,
   maxAbsDiff,
@@ -29,7 +21,11 @@ import {
 
 await useBackend("wasm");
 const TOL = 1e-5;
+const D4_ORDER = P4M.order;
 const ELEMENTS = [...Array(D4_ORDER).keys()];
+const d4Compose = P4M.compose;
+const d4Inverse = P4M.inverse;
+const p4mFilterBank = (w: tf.Tensor5D) => groupBank(P4M, w);
 
 function apply(layer: tf.layers.Layer, x: tf.Tensor, training = false): tf.Tensor {
   return layer.apply(x, { training }) as tf.Tensor;

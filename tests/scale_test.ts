@@ -7,15 +7,8 @@ import {
   ScalePool,
   Z2Conv2D,
 } from "../layers/mod.ts";
-import {
-  hermite,
-  hermiteBasis,
-  permuteLast,
-  rot90,
-  rotP4,
-  SCALE_DEFAULTS,
-  shiftScales,
-} from "../layers/group.ts";
+import { permuteLast, rot90, rotP4 } from "../layers/group.ts";
+import { hermite, hermiteBasis, SCALE_DEFAULTS, shiftScales } from "../layers/scale_basis.ts";
 import { meanEquivarianceError } from "../lib/eval/scale_equivariance.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import {

@@ -13,7 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { shiftScales } from "../../layers/group.ts";
+import { shiftScales } from "../../layers/scale_basis.ts";
 
 /** Rescales NHWC images by `factor` (bilinear, half-pixel centres) to round(factor·side). */
 export function rescale(x: tf.Tensor4D, factor: number): tf.Tensor4D {
