@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { setBackend } from "../lib/kernels/backend.ts";
 import { createModel, MODEL_NAMES, type ModelName, MODELS } from "../lib/model/models.ts";
-import { rot90 } from "../lib/transforms.ts";
+import { actImage } from "../layers/group.ts";
 
 /** The invariance bound the GPU run asks for (issue 17). */
 export const TOLERANCE = 1e-4;
@@ -29,33 +29,22 @@ export interface GroupElement {
 }
 
 /**
- * The non-identity elements a model's group should be invariant to, from its registry entry:
- * p4 → three turns; p4m → three turns, the mirror, and the mirror after each turn; others
- * (translations, scales) → none.
+ * The non-identity elements of the group a model is built exactly invariant to, from its
+ * registry entry (`MODELS[name].exact`, layers/group.ts), each acting on NHWC batches: p4 → its
+ * three turns; p4m → the turns, the mirrors and the mirrors after each turn; Z2 (translations;
+ * the scale family's scales are approximate) → none.
  *
  * @example
  * ```ts
- * groupElements("p4m").map((g) => g.name); // ["rot90", "rot180", "rot270", "mirror", …]
+ * groupElements("p4m").map((g) => g.name); // ["turn 90°", "turn 180°", "turn 270°", "flip h", …]
  * ```
  */
 export function groupElements(name: ModelName): GroupElement[] {
-  const group = MODELS[name].group;
-  if (!group.startsWith("p4")) return [];
-  const turns = [1, 2, 3].map((k) => ({
-    name: `rot${90 * k}`,
-    apply: (x: tf.Tensor4D) => rot90(x, k),
+  const group = MODELS[name].exact;
+  return group.elementNames.slice(1).map((element, i) => ({
+    name: element,
+    apply: (x: tf.Tensor4D) => actImage(group, x, i + 1),
   }));
-  if (!group.startsWith("p4m")) return turns;
-  // Mirror: x ↦ x reversed along W (axis 2), then the turns after it.
-  const mirror = (x: tf.Tensor4D) => tf.reverse(x, 2) as tf.Tensor4D;
-  return [
-    ...turns,
-    { name: "mirror", apply: mirror },
-    ...[1, 2, 3].map((k) => ({
-      name: `rot${90 * k}∘mirror`,
-      apply: (x: tf.Tensor4D) => rot90(mirror(x), k),
-    })),
-  ];
 }
 
 /** Max |a − b| of two tensors, read asynchronously (webgpu cannot read synchronously). */

@@ -7,7 +7,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { d4Image } from "../../layers/group.ts";
+import { actImage, P4M } from "../../layers/group.ts";
 import { mixSeed } from "../data/rng.ts";
 import {
   contrast,
@@ -24,24 +24,15 @@ import {
 } from "../transforms.ts";
 
 /**
- * The 8 elements of D4 (p4m's point group) by index e = 4·m + r: r quarter turns
- * counter-clockwise, then a left-right mirror if m = 1 (layers/group.ts `d4Image`). Element 4
- * is the horizontal flip (`/classify?flip=h`), 6 the vertical flip (`flip=v`), 5 and 7 the
- * mirrors in the two diagonals; 0 is the identity (invariance 1 by definition, kept as a check).
+ * The 8 elements of D4 (p4m's point group, layers/groups/p4m.ts) by index e = 4·m + r: r quarter
+ * turns counter-clockwise, then a left-right mirror if m = 1. Element 4 is the horizontal flip
+ * (`/classify?flip=h`), 6 the vertical flip (`flip=v`), 5 and 7 the mirrors in the two
+ * diagonals; 0 is the identity (invariance 1 by definition, kept as a check).
  */
-export const D4_ELEMENTS: number[] = [0, 1, 2, 3, 4, 5, 6, 7];
+export const D4_ELEMENTS: number[] = [...Array(P4M.order).keys()];
 
-/** What the report calls D4 element e. */
-export const D4_NAMES: readonly string[] = [
-  "identity",
-  "turn 90°",
-  "turn 180°",
-  "turn 270°",
-  "flip h",
-  "turn 90° + flip h",
-  "flip v",
-  "turn 270° + flip h",
-];
+/** What the report calls D4 element e (the group's own element names). */
+export const D4_NAMES: readonly string[] = P4M.elementNames;
 
 /**
  * The seed of the sampled measures when nobody picks one: eval's `--seed` default, and the seed of
@@ -257,6 +248,6 @@ export function measures(sweep: Sweep, seed: number): Measure[] {
     ...rows("blur", "sigma", sweep.blur, (s) => (x) => gaussianBlur(x, s)),
     ...rows("contrast", "factor", sweep.contrast, (f) => (x) => contrast(x, f)),
     ...rows("jpeg", "quality", sweep.jpeg, (q) => (x) => jpegCompress(x, q)),
-    ...rows("mirror", "element", sweep.mirrors, (e) => (x) => d4Image(x, e), true),
+    ...rows("mirror", "element", sweep.mirrors, (e) => (x) => actImage(P4M, x, e), true),
   ];
 }

@@ -15,28 +15,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
-import {
-  BatchNorm,
-  P4BatchNorm,
-  P4Conv2D,
-  P4LiftConv2D,
-  P4mBatchNorm,
-  P4mConv2D,
-  P4mLiftConv2D,
-  P4mPool,
-  P4mSpatialPyramidPool,
-  P4Pool,
-  P4SpatialPyramidPool,
-  ScaleBatchNorm,
-  ScaleConv2D,
-  ScaleLiftConv2D,
-  ScalePool,
-  SpatialPyramidPool,
-  Standardize,
-  SymmetricMaxPool2D,
-  Z2Conv2D,
-} from "../../layers/mod.ts";
-import { SCALE_DEFAULTS } from "../../layers/group.ts";
+import * as L from "../../layers/mod.ts";
+import { type Group, P4, P4M, Z2 } from "../../layers/group.ts";
+import { SCALE_DEFAULTS } from "../../layers/scale_basis.ts";
 
 /**
  * The model families: `baseline` and `symmetric` (the paper's), then `p4m` (turns and
@@ -233,8 +214,14 @@ export function parseModelConfig(raw: unknown): ModelConfig {
 
 /** How one model family is built from a config: its stages' blocks and its head. */
 export interface ModelBuilder {
-  /** The symmetry group built into the layers, as `/models` and reports show it. */
+  /** The symmetries built into the layers, in words, as `/models` and reports show them. */
   group: string;
+  /**
+   * The group whose every element the model is exactly invariant to (layers/group.ts): its
+   * layers are equivariant to it and its head reduces over it; Z2 when only translations are
+   * built in exactly (the scale family's scales are approximate).
+   */
+  exact: Group;
   /** Whether the config carries `scale` (the scale layers' settings). */
   scales: boolean;
   /** Adds conv → batch norm for one block; `first` is the model's first conv. */
@@ -260,6 +247,42 @@ function scaleArgs(config: ModelConfig, rotations: 1 | 4) {
   return { sigmas: s.sigmas, basisOrder: s.basisOrder, kernelSize: s.kernelSize, rotations };
 }
 
+/** The layer classes of a family built exactly equivariant to one group. */
+interface EquivariantLayers {
+  lift: new (args: BlockArgs) => tf.layers.Layer;
+  conv: new (args: BlockArgs) => tf.layers.Layer;
+  norm: new (args: L.BatchNormArgs) => tf.layers.Layer;
+  pool: new (args: L.GroupPoolArgs) => tf.layers.Layer;
+  pyramid: new (args: L.GroupPyramidPoolArgs) => tf.layers.Layer;
+}
+
+/**
+ * A family equivariant to `group`: a lifting conv first, group convs after, each followed by
+ * the group's batch norm; the head pools the group away, by group pooling + global average
+ * pooling (`gap`) or the group's invariant pyramid pool with max and mean over each orbit.
+ */
+function equivariantFamily(group: Group, layers: EquivariantLayers): ModelBuilder {
+  return {
+    group: group.label,
+    exact: group,
+    scales: false,
+    block(model, config, args, first) {
+      model.add(first ? new layers.lift(args) : new layers.conv(args));
+      model.add(new layers.norm(bn(config)));
+    },
+    head(model, config) {
+      if (config.head === "gap") {
+        model.add(new layers.pool({ mode: "max" }));
+        model.add(tf.layers.globalAveragePooling2d({}));
+      } else {
+        // Max and mean over each orbit: invariant, and for p4 as long as the baseline's SPP
+        // vector (2·C/2 = C per bin), so both heads have the same number of parameters.
+        model.add(new layers.pyramid({ levels: config.sppLevels, reduce: "max+mean" }));
+      }
+    },
+  };
+}
+
 /**
  * The registry: one builder per family. Every family shares the recipe of
  * {@linkcode buildModel} (standardise, stages of blocks + ReLU with a symmetric 2× max-pool
@@ -267,86 +290,69 @@ function scaleArgs(config: ModelConfig, rotations: 1 | 4) {
  */
 export const MODELS: Record<ModelName, ModelBuilder> = {
   baseline: {
-    group: "Z2 (translations)",
+    group: Z2.label,
+    exact: Z2,
     scales: false,
     block(model, config, args) {
-      model.add(new Z2Conv2D(args));
-      model.add(new BatchNorm(bn(config)));
+      model.add(new L.Z2Conv2D(args));
+      model.add(new L.BatchNorm(bn(config)));
     },
     head(model, config) {
       if (config.head === "gap") model.add(tf.layers.globalAveragePooling2d({}));
-      else model.add(new SpatialPyramidPool({ levels: config.sppLevels }));
+      else model.add(new L.SpatialPyramidPool({ levels: config.sppLevels }));
     },
   },
-  symmetric: {
-    group: "p4 (90° turns)",
-    scales: false,
-    block(model, config, args, first) {
-      model.add(first ? new P4LiftConv2D(args) : new P4Conv2D(args));
-      model.add(new P4BatchNorm(bn(config)));
-    },
-    head(model, config) {
-      if (config.head === "gap") {
-        model.add(new P4Pool({ mode: "max" }));
-        model.add(tf.layers.globalAveragePooling2d({}));
-      } else {
-        // Max and mean over each orbit: invariant, and as long as the baseline's SPP vector
-        // (2·C/2 = C per bin), so both heads have the same number of parameters.
-        model.add(new P4SpatialPyramidPool({ levels: config.sppLevels, reduce: "max+mean" }));
-      }
-    },
-  },
-  p4m: {
-    group: "p4m (90° turns and mirrors)",
-    scales: false,
-    block(model, config, args, first) {
-      model.add(first ? new P4mLiftConv2D(args) : new P4mConv2D(args));
-      model.add(new P4mBatchNorm(bn(config)));
-    },
-    head(model, config) {
-      if (config.head === "gap") {
-        model.add(new P4mPool({ mode: "max" }));
-        model.add(tf.layers.globalAveragePooling2d({}));
-      } else {
-        model.add(new P4mSpatialPyramidPool({ levels: config.sppLevels, reduce: "max+mean" }));
-      }
-    },
-  },
+  symmetric: equivariantFamily(P4, {
+    lift: L.P4LiftConv2D,
+    conv: L.P4Conv2D,
+    norm: L.P4BatchNorm,
+    pool: L.P4Pool,
+    pyramid: L.P4SpatialPyramidPool,
+  }),
+  p4m: equivariantFamily(P4M, {
+    lift: L.P4mLiftConv2D,
+    conv: L.P4mConv2D,
+    norm: L.P4mBatchNorm,
+    pool: L.P4mPool,
+    pyramid: L.P4mSpatialPyramidPool,
+  }),
   scale: {
     group: "scale (3 scales, approximate)",
+    exact: Z2,
     scales: true,
     block(model, config, args, first) {
       const s = scaleArgs(config, 1);
       const conv = { ...args, ...s };
       model.add(
         first
-          ? new ScaleLiftConv2D(conv)
-          : new ScaleConv2D({ ...conv, window: config.scale!.window }),
+          ? new L.ScaleLiftConv2D(conv)
+          : new L.ScaleConv2D({ ...conv, window: config.scale!.window }),
       );
-      model.add(new ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length }));
+      model.add(new L.ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length }));
     },
     head(model, config) {
       // Max over scales (SESN's projection), then the baseline's head on the invariant map.
-      model.add(new ScalePool({ scales: config.scale!.sigmas.length }));
+      model.add(new L.ScalePool({ scales: config.scale!.sigmas.length }));
       MODELS.baseline.head(model, config);
     },
   },
   rotscale: {
     group: "p4 × scale (90° turns exact, scales approximate)",
+    exact: P4,
     scales: true,
     block(model, config, args, first) {
       const s = scaleArgs(config, 4);
       const conv = { ...args, ...s };
       model.add(
         first
-          ? new ScaleLiftConv2D(conv)
-          : new ScaleConv2D({ ...conv, window: config.scale!.window }),
+          ? new L.ScaleLiftConv2D(conv)
+          : new L.ScaleConv2D({ ...conv, window: config.scale!.window }),
       );
-      model.add(new ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length, rotations: 4 }));
+      model.add(new L.ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length, rotations: 4 }));
     },
     head(model, config) {
       // Max over scales leaves a P4 map: then the symmetric model's rotation-invariant head.
-      model.add(new ScalePool({ scales: config.scale!.sigmas.length, rotations: 4 }));
+      model.add(new L.ScalePool({ scales: config.scale!.sigmas.length, rotations: 4 }));
       MODELS.symmetric.head(model, config);
     },
   },
@@ -358,7 +364,7 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
   const model = tf.sequential({ name: config.model });
   let layerIndex = 0;
   const seed = () => config.seed * 1000 + layerIndex++;
-  model.add(new Standardize({ ...config.normalization, inputShape: config.inputShape }));
+  model.add(new L.Standardize({ ...config.normalization, inputShape: config.inputShape }));
   config.widths.forEach((width, stage) => {
     for (let i = 0; i < config.convsPerStage; i++) {
       const first = stage === 0 && i === 0;
@@ -371,14 +377,14 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
       builder.block(model, config, args, first);
       model.add(tf.layers.reLU());
     }
-    if (stage < config.widths.length - 1) model.add(new SymmetricMaxPool2D({}));
+    if (stage < config.widths.length - 1) model.add(new L.SymmetricMaxPool2D({}));
   });
   builder.head(model, config);
   if (config.head === "spp") {
     // The SPP vector has thousands of unnormalised max-pooled entries (‖f‖² ≈ 10⁴): without
     // this, SGD at lr 0.05 diverged on the head (measured). Per-feature affine maps keep the
     // symmetric model's features invariant.
-    model.add(new BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
+    model.add(new L.BatchNorm({ momentum: config.bnMomentum, epsilon: 1e-5 }));
   }
   model.add(tf.layers.dense({
     units: config.numClasses,
