@@ -32,3 +32,12 @@ Deno.test("study_plan reads the final eval's time from a log and prices a cell f
     lines.at(-1)!,
   );
 });
+
+Deno.test("study_curves: the best accuracy's rise in the last quarter is 0 once it has stopped rising", async () => {
+  const { lastQuarterGain } = await import("../bench/study_curves.ts");
+  // A noisy climb that peaks at epoch 6 of 8: the last quarter (epochs 7–8) adds nothing.
+  assert.equal(lastQuarterGain([0.3, 0.5, 0.4, 0.7, 0.6, 0.8, 0.79, 0.8]), 0);
+  // Still rising: the best of the last quarter (0.8) is 0.2 above the best before it (0.6).
+  assert.ok(Math.abs(lastQuarterGain([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])! - 0.2) < 1e-12);
+  assert.equal(lastQuarterGain([0.5, 0.6, 0.7]), undefined);
+});
