@@ -1,9 +1,10 @@
 /**
  * `deno task bench`: training and inference throughput of every model on each backend, with
- * conv FLOPs, GFLOP/s, and PyTorch (bench/torch_reference.py: the baseline and symmetric
- * `reference` trunks) side by side. Prints a Markdown report ready for the README; `--out FILE`
- * also writes it; `--flops` prints only the FLOPs per image of each model and preset. Run with
- * --help for flags.
+ * conv FLOPs, GFLOP/s, and PyTorch (bench/torch_reference.py: the baseline, symmetric and p4m
+ * `reference` trunks) side by side, on random images of one input's shape (`--input`: CIFAR-100's
+ * 32×32×3 or Fashion-MNIST's padded 32×32×1). Prints a Markdown report ready for the README;
+ * `--out FILE` also writes it; `--flops` prints only the FLOPs per image of each model and
+ * preset. Run with --help for flags.
  *
  * @module
  */
@@ -36,19 +37,42 @@ type BenchBackend = typeof BENCH_BACKENDS[number];
 
 const PRESET_NAMES = Object.keys(presets);
 const TORCH_SCRIPT = "bench/torch_reference.py";
-/** What bench/torch_reference.py measures: only rows with these settings are comparable. */
+/** The trunks bench/torch_reference.py has, each exactly the symlab model of the reference preset. */
+export const TORCH_MODELS: readonly ModelName[] = ["baseline", "symmetric", "p4m"];
+/** The preset whose trunks bench/torch_reference.py builds. */
+const TORCH_PRESET = "reference";
+
+/**
+ * The inputs `--input` takes: the shape of the images (random ones of that shape are timed) and
+ * the class count. `fashion-mnist` is what the study trains on: 28×28 grey images padded to
+ * 32×32×1 by lib/data/fashion_mnist.ts (so that the three pools keep map sizes even).
+ */
+export const BENCH_INPUTS = {
+  cifar100: { size: 32, channels: 3, classes: 100, what: "CIFAR-100's shape" },
+  "fashion-mnist": {
+    size: 32,
+    channels: 1,
+    classes: 10,
+    what: "Fashion-MNIST as the study trains on it, 28×28 padded to 32×32",
+  },
+} as const;
+export type BenchInput = keyof typeof BENCH_INPUTS;
+const INPUT_NAMES = Object.keys(BENCH_INPUTS) as BenchInput[];
+
 /**
  * Pythons tried for torch when --python is not given: a pyenv or venv python3 first on PATH
  * does not see Debian's python3-torch, which is installed for /usr/bin/python3.
  */
 const DEFAULT_PYTHONS = ["python3", "/usr/bin/python3"];
-const TORCH_SETTINGS = { batch: 64, size: 32, classes: 100, preset: "reference" };
+/** Timed and warm-up steps of PyTorch unless --steps / --warmup say otherwise. */
+const TORCH_STEPS = { steps: 10, warmup: 2 };
 
 const HELP = `Usage: deno task bench [flags]
 
 Measures training images/s (forward + backward + SGD-momentum step, warm-up excluded, median
-step) and inference images/s of each model, and runs PyTorch's reference trunks
-(${TORCH_SCRIPT}: baseline and symmetric only) with Python for comparison.
+step) and inference images/s of each model on random images of one input's shape, and runs
+PyTorch's reference trunks (${TORCH_SCRIPT}: ${TORCH_MODELS.join(", ")} only)
+with Python for comparison at the same batch, input and classes.
 
   --backends LIST   comma-separated: wasm (pure wasm SIMD), workers (pure wasm, training
                     batch split across --workers Deno workers; inference on one thread),
@@ -59,11 +83,16 @@ step) and inference images/s of each model, and runs PyTorch's reference trunks
   --presets LIST    ${PRESET_NAMES.join(", ")}; default reference,small (cpu and software
                     WebGPU: small)
   --models LIST     ${MODEL_NAMES.join(", ")}; default all of them
+  --input NAME      ${INPUT_NAMES.join(" or ")}: the images' shape and the classes.
+                    cifar100 (default): 32×32×3, 100 classes; fashion-mnist: 32×32×1
+                    (28×28 padded, as the study trains on it), 10 classes
   --batch N         default 64
-  --size N          input height = width, default 32
-  --classes N       default 100
-  --steps N         timed training steps per model (default 7; cpu, software WebGPU: 1)
-  --warmup N        untimed steps first (default 2; cpu, software WebGPU: 1)
+  --size N          input height = width (default: the input's, 32)
+  --classes N       default: the input's (100, or 10 for fashion-mnist)
+  --steps N         timed training steps per model (default 7; cpu, software WebGPU: 1;
+                    PyTorch: ${TORCH_STEPS.steps})
+  --warmup N        untimed steps first (default 2; cpu, software WebGPU: 1; PyTorch:
+                    ${TORCH_STEPS.warmup})
   --profile         also print per-kernel times (tf.profile) of one training step per model
   --top N           kernels per profile table (default 10)
   --flops           print only the conv FLOPs per image and parameters of each model and
@@ -96,6 +125,10 @@ export interface BenchArgs {
   /** Undefined: reference and small (small only on slow backends). */
   presets?: string[];
   models: ModelName[];
+  /** The images' shape and classes (--size and --classes override its size and classes). */
+  input: BenchInput;
+  /** Channels of the input images (of `input`). */
+  channels: number;
   batch: number;
   size: number;
   classes: number;
@@ -121,6 +154,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     workers: { type: "string" },
     presets: { type: "string" },
     models: { type: "string" },
+    input: { type: "string" },
     batch: { type: "string" },
     size: { type: "string" },
     classes: { type: "string" },
@@ -139,15 +173,19 @@ export function parseBenchArgs(args: string[]): BenchArgs {
   const positive = { integer: true, min: 1 };
   const optional = (flag: string, value: string | undefined, min: number) =>
     value === undefined ? undefined : numberFlag(flag, value, 0, { integer: true, min });
+  const input = choiceFlag("input", values.input, INPUT_NAMES, "cifar100");
+  const shape = BENCH_INPUTS[input];
   const parsed: BenchArgs = {
     help: values.help === true,
     backends: listFlag("backends", values.backends, BENCH_BACKENDS),
     workers: numberFlag("workers", values.workers, cores, positive),
     presets: listFlag("presets", values.presets, PRESET_NAMES),
     models: listFlag("models", values.models, MODEL_NAMES) ?? [...MODEL_NAMES],
+    input,
+    channels: shape.channels,
     batch: numberFlag("batch", values.batch, 64, positive),
-    size: numberFlag("size", values.size, 32, positive),
-    classes: numberFlag("classes", values.classes, 100, { integer: true, min: 2 }),
+    size: numberFlag("size", values.size, shape.size, positive),
+    classes: numberFlag("classes", values.classes, shape.classes, { integer: true, min: 2 }),
     steps: optional("steps", values.steps, 1),
     warmup: optional("warmup", values.warmup, 0),
     profile: values.profile === true,
@@ -188,7 +226,7 @@ interface Row {
   load: number;
 }
 
-/** What bench/torch_reference.py prints: one entry per trunk it has (baseline, symmetric). */
+/** What bench/torch_reference.py prints: one entry per trunk it ran (of TORCH_MODELS). */
 const TorchResultSchema = z.record(
   z.string(),
   z.object({ params: z.number(), train_img_per_s: z.number() }).passthrough(),
@@ -271,6 +309,63 @@ async function findTorch(
   return { why: reasons.join("; ") };
 }
 
+/** What PyTorch runs: the trunks of `models` at the run's batch, input and classes. */
+export interface TorchRun {
+  models: ModelName[];
+  batch: number;
+  size: number;
+  channels: number;
+  classes: number;
+  steps: number;
+  warmup: number;
+  threads: number;
+}
+
+/**
+ * The PyTorch run that matches bench's flags, or why there is none: no model or preset it has
+ * was asked for, or an input size that its pools (2×2, flooring) would shrink differently from
+ * symlab's (which pad odd sizes, layers/symmetric_max_pool.ts).
+ */
+export function torchRun(a: BenchArgs): TorchRun | { why: string } {
+  if (!a.torch) return { why: "--no-torch" };
+  const models = a.models.filter((m) => TORCH_MODELS.includes(m));
+  if (models.length === 0) {
+    return { why: `${TORCH_SCRIPT} has only the ${TORCH_MODELS.join(", ")} trunks` };
+  }
+  if (a.presets && !a.presets.includes(TORCH_PRESET)) {
+    return { why: `${TORCH_SCRIPT} has only the ${TORCH_PRESET} preset's trunks` };
+  }
+  const even = 2 ** (presets[TORCH_PRESET].widths.baseline.length - 1);
+  if (a.size % even !== 0) {
+    return {
+      why: `--size ${a.size} is not a multiple of ${even}: PyTorch's 2×2 pools would drop ` +
+        "rows that symlab's pad, so the trunks would differ",
+    };
+  }
+  const { batch, size, channels, classes, torchThreads: threads } = a;
+  return {
+    models,
+    batch,
+    size,
+    channels,
+    classes,
+    steps: a.steps ?? TORCH_STEPS.steps,
+    warmup: a.warmup ?? TORCH_STEPS.warmup,
+    threads,
+  };
+}
+
+/** bench/torch_reference.py's arguments for a run. */
+export function torchArgs(run: TorchRun): string[] {
+  return [
+    String(run.threads),
+    ...["models", "batch", "size", "channels", "classes", "steps", "warmup"].flatMap((k) => {
+      const v = run[k as keyof TorchRun];
+      return [`--${k}`, Array.isArray(v) ? v.join(",") : String(v)];
+    }),
+  ];
+}
+
 /**
  * Runs bench/torch_reference.py with the first of `pythons` that has torch, or says in one
  * sentence why the comparison is skipped: the script is absent, no Python can be run, or none
@@ -278,7 +373,7 @@ async function findTorch(
  */
 async function runTorch(
   pythons: string[],
-  threads: number,
+  run: TorchRun,
 ): Promise<{ result?: TorchResult; note: string }> {
   const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
   const skipped = (why: string) => ({ note: `PyTorch comparison skipped: ${why}` });
@@ -295,7 +390,7 @@ async function runTorch(
   }
   const { python, version, pyVersion } = found;
   const out = await new Deno.Command(python, {
-    args: [script, String(threads)],
+    args: [script, ...torchArgs(run)],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -310,15 +405,16 @@ async function runTorch(
       note: `PyTorch failed (${TORCH_SCRIPT}, exit ${out.code}): ${err || text.slice(0, 200)}`,
     };
   }
-  const { batch, size, classes } = TORCH_SETTINGS;
+  const { batch, size, channels, classes, steps, warmup, threads } = run;
   return {
     result: parsed.data,
     note:
       `PyTorch ${version} (${python}, Python ${pyVersion}), ${threads} threads: ${TORCH_SCRIPT} ` +
-      `(${
-        Object.keys(parsed.data).join(" and ")
-      } trunks of the reference preset, batch ${batch}, ` +
-      `10 timed steps, ${size}×${size}×3, ${classes} classes)`,
+      `(${Object.keys(parsed.data).join(", ")} trunk${
+        Object.keys(parsed.data).length === 1 ? "" : "s"
+      } of the ${TORCH_PRESET} preset, batch ` +
+      `${batch}, ${size}×${size}×${channels}, ${classes} classes, mean of ${steps} timed ` +
+      `step(s) after ${warmup} warm-up)`,
   };
 }
 
@@ -348,22 +444,27 @@ async function activate(b: BenchBackend): Promise<{ adapter?: string; software?:
 
 const loadavg = () => Deno.loadavg()[0];
 
+/** The models' input shape for bench's flags (any height and width, the input's channels). */
+const inputShape = (a: BenchArgs): [null, null, number] => [null, null, a.channels];
+
 /** `--flops`: conv FLOPs per image and parameters of each model and preset, no timing. */
 function flopsReport(a: BenchArgs, say: (s?: string) => void): void {
   // Every row first: building the first model makes tfjs print its banner on stdout.
   const rows = (a.presets ?? PRESET_NAMES).flatMap((preset) => {
-    const base = trunkFlops(modelConfig("baseline", { preset }), a.size, a.size).forward;
+    const options = { preset, numClasses: a.classes, inputShape: inputShape(a) };
+    const base = trunkFlops(modelConfig("baseline", options), a.size, a.size).forward;
     return a.models.map((name) => {
-      const model = createModel(name, { preset, numClasses: a.classes });
+      const model = createModel(name, options);
       const params = countParams(model);
       model.dispose();
-      const f = trunkFlops(modelConfig(name, { preset }), a.size, a.size);
+      const f = trunkFlops(modelConfig(name, options), a.size, a.size);
       return `| ${preset} | ${name} | ${params.toLocaleString("en-US")} | ` +
         `${fmt(f.forward / 1e6)} | ${fmt(f.training / 1e6)} | ${fmt(f.forward / base, 2)} |`;
     });
   });
   say(
-    `Conv FLOPs per image at ${a.size}×${a.size}×3 (${a.classes} classes for the parameters); ` +
+    `Conv FLOPs per image at ${a.size}×${a.size}×${a.channels} (input ${a.input}; ` +
+      `${a.classes} classes for the parameters); ` +
       "a multiply-add counts as two; training = forward + filter gradients + input gradients " +
       "past the first layer.",
   );
@@ -422,20 +523,22 @@ async function main(): Promise<number> {
     }.`,
   );
   say(
-    `Command: \`${command}\`. Batch ${batch}, ${size}×${size}×3, ${classes} classes, ` +
+    `Command: \`${command}\`. Input ${a.input} (${BENCH_INPUTS[a.input].what}; random ` +
+      `images of its shape): batch ${batch}, ${size}×${size}×${a.channels}, ${classes} classes, ` +
       `SGD momentum 0.9; training = forward + backward + update, median step after warm-up.`,
   );
 
   let torch: TorchResult | undefined;
-  if (a.torch) {
+  const plan = torchRun(a);
+  if ("why" in plan) {
+    say(`PyTorch comparison skipped: ${plan.why}.`);
+  } else {
     console.error("running PyTorch ...");
     const load = otherLoad();
-    const t = await runTorch(a.pythons, a.torchThreads);
+    const t = await runTorch(a.pythons, plan);
     torch = t.result;
     if (!torch) console.error(t.note);
     say(`${t.note}; other processes' CPU share meanwhile: ${pct(load())}.`);
-  } else {
-    say("PyTorch comparison skipped: --no-torch.");
   }
   say();
 
@@ -452,10 +555,17 @@ async function main(): Promise<number> {
     for (const preset of presetsHere) {
       for (const name of a.models) {
         console.error(`${label} / ${preset} / ${name} ...`);
-        const model = createModel(name, { preset, numClasses: classes });
-        const config = modelConfig(name, { preset, numClasses: classes });
+        const options = { preset, numClasses: classes, inputShape: inputShape(a) };
+        const model = createModel(name, options);
+        const config = modelConfig(name, options);
         const flops = trunkFlops(config, size, size);
-        const stepOptions = { batch, height: size, width: size, channels: 3, numClasses: classes };
+        const stepOptions = {
+          batch,
+          height: size,
+          width: size,
+          channels: a.channels,
+          numClasses: classes,
+        };
         const s = makeSteps(model, stepOptions);
         const load = otherLoad();
         let train: Awaited<ReturnType<typeof time>>;
@@ -503,10 +613,8 @@ async function main(): Promise<number> {
     }
   }
 
-  const comparable = batch === TORCH_SETTINGS.batch && size === TORCH_SETTINGS.size &&
-    classes === TORCH_SETTINGS.classes;
   const torchRow = (r: Row) =>
-    torch && comparable && r.preset === TORCH_SETTINGS.preset && Object.hasOwn(torch, r.model)
+    torch && r.preset === TORCH_PRESET && Object.hasOwn(torch, r.model)
       ? torch[r.model]
       : undefined;
   const gflops = (r: Row) => ({
@@ -547,21 +655,16 @@ async function main(): Promise<number> {
     "processes used during the row (0% on a quiet machine); load avg is the 1-minute load " +
     "average when the row ended.",
   ];
-  if (torch && !comparable) {
-    notes.push(
-      `PyTorch: "—" everywhere: ${TORCH_SCRIPT} measures batch ${TORCH_SETTINGS.batch}, ` +
-        `${TORCH_SETTINGS.size}×${TORCH_SETTINGS.size}, ${TORCH_SETTINGS.classes} classes only.`,
-    );
-  } else if (torch) {
+  if (torch) {
     const lacking = a.models.filter((m) => !Object.hasOwn(torch!, m));
     notes.push(
       `PyTorch: "—" for ${
         lacking.length
           ? `${lacking.join(", ")} (${TORCH_SCRIPT} has only the ${
-            Object.keys(torch).join(" and ")
+            TORCH_MODELS.join(", ")
           } trunks) and for `
           : ""
-      }presets other than reference.`,
+      }presets other than ${TORCH_PRESET}.`,
     );
     for (const [m, t] of Object.entries(torch)) {
       const ours = rows.find((r) => r.model === m && torchRow(r));

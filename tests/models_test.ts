@@ -86,8 +86,23 @@ Deno.test("reference preset has exactly the PyTorch reference trunks' parameter 
   // torch_reference.py: convs (bias-free) + BN γ, β + linear. Baseline: Σ 9·cin·cout over
   // 3→32→32→64→64→128→128 = 286,560, BN 2·448 = 896, linear 128·100 + 100 = 12,900.
   // Symmetric: lift 9·3·16 + group convs 9·4·cin·cout = 286,128, BN3d 2·224 = 448, linear 6,500.
+  // p4m: lift 9·3·12 = 324 + group convs 9·8·cin·cout over 12→12→23→23→46→46 = 296,856,
+  // BN 2·162 = 324, linear 46·100 + 100 = 4,700.
   assert.equal(countParams(createModel("baseline", { preset: "reference" })), 300_356);
   assert.equal(countParams(createModel("symmetric", { preset: "reference" })), 293_076);
+  assert.equal(countParams(createModel("p4m", { preset: "reference" })), 302_204);
+  // bench --input fashion-mnist: 32×32×1, 10 classes. The lift loses 9·2·w₀ weights (w₀ = 32,
+  // 16, 12), the linear layer 90·(c + 1) (c = 128, 64, 46).
+  const counts = (["baseline", "symmetric", "p4m"] as const).map((m) =>
+    countParams(
+      createModel(m, { preset: "reference", numClasses: 10, inputShape: [null, null, 1] }),
+    )
+  );
+  assert.deepEqual(counts, [
+    300_356 - 576 - 11_610,
+    293_076 - 288 - 5_850,
+    302_204 - 216 - 4_230,
+  ]);
 });
 
 Deno.test("symmetric probabilities are invariant to 90° turns; baseline's are not", () => {

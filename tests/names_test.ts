@@ -5,7 +5,7 @@ import { setBackend } from "../lib/kernels/backend.ts";
 import { loadDataset } from "../lib/data/mod.ts";
 import { lookup } from "../lib/validate.ts";
 import { parseTrainArgs } from "../scripts/train.ts";
-import { parseBenchArgs } from "../scripts/bench.ts";
+import { parseBenchArgs, torchArgs, torchRun } from "../scripts/bench.ts";
 import { UsageError } from "../scripts/cli.ts";
 
 // Names inherited from Object.prototype: `name in table` is true for each of them.
@@ -99,7 +99,7 @@ Deno.test("library lookups use own names only: preset, sweep, backend, dataset",
           limit: 1,
           advLimit: 0,
         }),
-      /sweep: expected one of full or quick/,
+      /sweep: expected one of full, quick or study/,
     );
     await assert.rejects(() => setBackend(bad as never), /backend/i);
     await assert.rejects(() => loadDataset({ name: bad as never }), /name/);
@@ -163,6 +163,69 @@ Deno.test("bench number flags: one-line errors naming the flag, the bound and th
   const a = parseBenchArgs(["--batch", "8", "--steps", "3", "--warmup", "0", "--size", "13"]);
   assert.deepEqual([a.batch, a.steps, a.warmup, a.size, a.models], [8, 3, 0, 13, [...MODEL_NAMES]]);
   assert.equal(a.presets, undefined);
+});
+
+Deno.test("bench --input: the input sets channels and default size and classes; a bad one is one line", () => {
+  const plain = parseBenchArgs([]);
+  assert.deepEqual(
+    [plain.input, plain.size, plain.channels, plain.classes],
+    ["cifar100", 32, 3, 100],
+  );
+  const fashion = parseBenchArgs(["--input", "fashion-mnist"]);
+  assert.deepEqual(
+    [fashion.input, fashion.size, fashion.channels, fashion.classes],
+    ["fashion-mnist", 32, 1, 10],
+  );
+  // --size and --classes still override the input's.
+  const other = parseBenchArgs(["--input=fashion-mnist", "--size", "24", "--classes", "5"]);
+  assert.deepEqual([other.size, other.channels, other.classes], [24, 1, 5]);
+  for (const bad of [...INHERITED, "fashion", ""]) {
+    assert.throws(
+      () => parseBenchArgs([`--input=${bad}`]),
+      (
+        e: Error,
+      ) => (assertNamesChoices(e.message, "input", ["cifar100", "fashion-mnist"], bad), true),
+    );
+  }
+});
+
+Deno.test("bench: PyTorch runs the asked trunks at the run's batch and input, or says why not", () => {
+  const fashion = torchRun(parseBenchArgs([
+    "--input",
+    "fashion-mnist",
+    "--models",
+    "p4m,scale,baseline",
+    "--batch",
+    "8",
+    "--steps",
+    "1",
+    "--warmup",
+    "0",
+    "--torch-threads",
+    "2",
+  ]));
+  assert.ok(!("why" in fashion), JSON.stringify(fashion));
+  assert.deepEqual(torchArgs(fashion), [
+    "2",
+    ...["--models", "p4m,baseline", "--batch", "8", "--size", "32", "--channels", "1"],
+    ...["--classes", "10", "--steps", "1", "--warmup", "0"],
+  ]);
+  // Without --steps / --warmup PyTorch keeps its own 10 timed steps after 2 warm-up.
+  const plain = torchRun(parseBenchArgs([]));
+  assert.ok(!("why" in plain));
+  assert.deepEqual(
+    [plain.models, plain.channels, plain.classes, plain.steps, plain.warmup],
+    [["baseline", "symmetric", "p4m"], 3, 100, 10, 2],
+  );
+  const why = (args: string[]) => {
+    const r = torchRun(parseBenchArgs(args));
+    return "why" in r ? r.why : "runs";
+  };
+  assert.equal(why(["--no-torch"]), "--no-torch");
+  assert.match(why(["--models", "scale,rotscale"]), /has only the baseline, symmetric, p4m trunks/);
+  assert.match(why(["--presets", "small"]), /only the reference preset's trunks/);
+  assert.match(why(["--size", "30"]), /^--size 30 is not a multiple of 4/);
+  assert.equal(why(["--size", "28", "--presets", "reference,small"]), "runs");
 });
 
 Deno.test("bench: a bad name exits 2 with one line before anything runs", async () => {
