@@ -76,76 +76,64 @@ export const SCALE_MODEL = {
   window: 1,
 };
 
-// p4m widths: ≈ 1/√8 of the baseline's, fitted (by counting, see tests/models_test.ts) so
-// that both 10 and 100 classes stay within 10%: the p4m head vector (max + mean per bin) is
-// 2·C per bin against the baseline's C, which moves the balance with the class count.
-const P4M_TINY = [3, 7];
-const P4M_SMALL = [6, 10, 26];
-const P4M_PAPER = [23, 46, 92];
-const P4M_REFERENCE = [12, 23, 46];
+/**
+ * Every family's widths from the baseline's: a P4 conv with C filters has 4·C channels and 4×
+ * the kernel of an ordinary conv (half the widths), a p4m conv 8× (widths ≈ 1/√8, rounded so the
+ * total matches: `p4m`, given); a scale conv with window 1 has 9 coefficients per (input, output)
+ * pair like a 3×3 kernel (the baseline's widths) and rotscale the P4 count (the symmetric widths).
+ */
+function familyWidths(baseline: number[], p4m: number[]): Record<ModelName, number[]> {
+  const half = baseline.map((w) => w / 2);
+  return { baseline, symmetric: half, p4m, scale: [...baseline], rotscale: [...half] };
+}
+
+/** A preset of `convsPerStage` convs per stage, the SPP head at `sppLevels` or global pooling. */
+function preset(
+  description: string,
+  widths: Record<ModelName, number[]>,
+  convsPerStage: number,
+  head: Preset["head"],
+  sppLevels: number[],
+): Preset {
+  return { description, widths, convsPerStage, head, sppLevels };
+}
 
 /**
- * Named presets. Widths per family so that parameter counts match the baseline's within 10%:
- * a P4 conv with C filters has 4·C channels and 4× the kernel of an ordinary conv (half the
- * widths), a p4m conv 8× (widths ≈ 1/√8, rounded so the total matches); a scale conv with
- * window 1 has 9 coefficients per (input, output) pair like a 3×3 kernel (the baseline's
- * widths) and rotscale the P4 count (the symmetric widths).
+ * Named presets, with parameter counts within 10% of the baseline's in every family
+ * ({@linkcode familyWidths}). The p4m widths were fitted (by counting, see
+ * tests/models_test.ts) so that both 10 and 100 classes stay within 10%: the p4m head vector
+ * (max + mean per bin) is 2·C per bin against the baseline's C, which moves the balance with the
+ * class count.
  */
 export const presets: Record<string, Preset> = {
-  tiny: {
-    description: "for tests: two stages of one conv, trains a step in well under a second",
-    widths: {
-      baseline: [8, 16],
-      symmetric: [4, 8],
-      p4m: P4M_TINY,
-      scale: [8, 16],
-      rotscale: [4, 8],
-    },
-    convsPerStage: 1,
-    head: "spp",
-    sppLevels: [1, 2],
-  },
-  small: {
-    description:
-      "the default: CPU-sized (a quarter of the reference trunk's FLOPs), three stages of two convs, SPP head {1, 2, 4}",
-    widths: {
-      baseline: [16, 32, 64],
-      symmetric: [8, 16, 32],
-      p4m: P4M_SMALL,
-      scale: [16, 32, 64],
-      rotscale: [8, 16, 32],
-    },
-    convsPerStage: 2,
-    head: "spp",
-    sppLevels: [1, 2, 4],
-  },
-  paper: {
-    description: "larger, for a GPU: three stages of three convs, SPP head {1, 2, 4}",
-    widths: {
-      baseline: [64, 128, 256],
-      symmetric: [32, 64, 128],
-      p4m: P4M_PAPER,
-      scale: [64, 128, 256],
-      rotscale: [32, 64, 128],
-    },
-    convsPerStage: 3,
-    head: "spp",
-    sppLevels: [1, 2, 4],
-  },
-  reference: {
-    description:
-      "exactly the trunks of bench/torch_reference.py (global average pool + linear head), the speed yardstick",
-    widths: {
-      baseline: [32, 64, 128],
-      symmetric: [16, 32, 64],
-      p4m: P4M_REFERENCE,
-      scale: [32, 64, 128],
-      rotscale: [16, 32, 64],
-    },
-    convsPerStage: 2,
-    head: "gap",
-    sppLevels: [1],
-  },
+  tiny: preset(
+    "for tests: two stages of one conv, trains a step in well under a second",
+    familyWidths([8, 16], [3, 7]),
+    1,
+    "spp",
+    [1, 2],
+  ),
+  small: preset(
+    "the default: CPU-sized (a quarter of the reference trunk's FLOPs), three stages of two convs, SPP head {1, 2, 4}",
+    familyWidths([16, 32, 64], [6, 10, 26]),
+    2,
+    "spp",
+    [1, 2, 4],
+  ),
+  paper: preset(
+    "larger, for a GPU: three stages of three convs, SPP head {1, 2, 4}",
+    familyWidths([64, 128, 256], [23, 46, 92]),
+    3,
+    "spp",
+    [1, 2, 4],
+  ),
+  reference: preset(
+    "exactly the trunks of bench/torch_reference.py (global average pool + linear head), the speed yardstick",
+    familyWidths([32, 64, 128], [12, 23, 46]),
+    2,
+    "gap",
+    [1],
+  ),
 };
 
 /** Options of {@linkcode createModel}. */
@@ -284,6 +272,34 @@ function equivariantFamily(group: Group, layers: EquivariantLayers): ModelBuilde
 }
 
 /**
+ * A scale-equivariant family (SESN's scale layers), with the turns of `turns` exact too (Z2:
+ * none, 1 rotation; P4: rotscale's 4): then its scales are max-pooled away and `head`'s family
+ * head takes the map that is left.
+ */
+function scaleFamily(group: string, turns: Group, head: ModelName): ModelBuilder {
+  const rotations = turns.order as 1 | 4;
+  return {
+    group,
+    exact: turns,
+    scales: true,
+    block(model, config, args, first) {
+      const s = scaleArgs(config, rotations);
+      const conv = { ...args, ...s };
+      model.add(
+        first
+          ? new L.ScaleLiftConv2D(conv)
+          : new L.ScaleConv2D({ ...conv, window: config.scale!.window }),
+      );
+      model.add(new L.ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length, rotations }));
+    },
+    head(model, config) {
+      model.add(new L.ScalePool({ scales: config.scale!.sigmas.length, rotations }));
+      MODELS[head].head(model, config);
+    },
+  };
+}
+
+/**
  * The registry: one builder per family. Every family shares the recipe of
  * {@linkcode buildModel} (standardise, stages of blocks + ReLU with a symmetric 2× max-pool
  * between stages, an invariant head, BN, dense logits) and differs only in its layers.
@@ -316,46 +332,10 @@ export const MODELS: Record<ModelName, ModelBuilder> = {
     pool: L.P4mPool,
     pyramid: L.P4mSpatialPyramidPool,
   }),
-  scale: {
-    group: "scale (3 scales, approximate)",
-    exact: Z2,
-    scales: true,
-    block(model, config, args, first) {
-      const s = scaleArgs(config, 1);
-      const conv = { ...args, ...s };
-      model.add(
-        first
-          ? new L.ScaleLiftConv2D(conv)
-          : new L.ScaleConv2D({ ...conv, window: config.scale!.window }),
-      );
-      model.add(new L.ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length }));
-    },
-    head(model, config) {
-      // Max over scales (SESN's projection), then the baseline's head on the invariant map.
-      model.add(new L.ScalePool({ scales: config.scale!.sigmas.length }));
-      MODELS.baseline.head(model, config);
-    },
-  },
-  rotscale: {
-    group: "p4 × scale (90° turns exact, scales approximate)",
-    exact: P4,
-    scales: true,
-    block(model, config, args, first) {
-      const s = scaleArgs(config, 4);
-      const conv = { ...args, ...s };
-      model.add(
-        first
-          ? new L.ScaleLiftConv2D(conv)
-          : new L.ScaleConv2D({ ...conv, window: config.scale!.window }),
-      );
-      model.add(new L.ScaleBatchNorm({ ...bn(config), scales: s.sigmas.length, rotations: 4 }));
-    },
-    head(model, config) {
-      // Max over scales leaves a P4 map: then the symmetric model's rotation-invariant head.
-      model.add(new L.ScalePool({ scales: config.scale!.sigmas.length, rotations: 4 }));
-      MODELS.symmetric.head(model, config);
-    },
-  },
+  // Max over scales (SESN's projection), then the baseline's head on the invariant map.
+  scale: scaleFamily("scale (3 scales, approximate)", Z2, "baseline"),
+  // Max over scales leaves a P4 map: then the symmetric model's rotation-invariant head.
+  rotscale: scaleFamily("p4 × scale (90° turns exact, scales approximate)", P4, "symmetric"),
 };
 
 /** Builds a model from a validated config. */
