@@ -1002,6 +1002,7 @@ for (const name of studies) {
 Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and symmetric along the curve", async () => {
   const files = [...Deno.readDirSync(STUDY)].filter((e) => e.name.endsWith(".yaml"));
   assert.deepEqual(files.map((f) => f.name).sort(), [
+    "fashion-mnist-reference.yaml",
     "fashion-mnist.yaml",
     "synthetic.yaml",
   ]);
@@ -1027,6 +1028,18 @@ Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and s
       );
     }
   }
+});
+
+Deno.test("the reference-size study is issue 23's grid: 4 sizes, 5 seeds at the two smallest, the whole test set", async () => {
+  const spec = await readSpec(`${STUDY}fashion-mnist-reference.yaml`);
+  assert.equal(spec.preset, "reference");
+  assert.deepEqual(gridSizes(spec), [600, 3000, 12000, 54000]);
+  assert.deepEqual([600, 3000, 12000, 54000].map((n) => sizeSeeds(spec, n).length), [5, 5, 3, 3]);
+  assert.deepEqual(modelSizes(spec, "scale"), [600, 3000]);
+  assert.deepEqual(modelSizes(spec, "rotscale"), [600, 3000]);
+  assert.equal(spec.eval.limit, 10000);
+  assert.ok(spec.eval.advLimit >= 1000 && spec.eval.pgdSteps! >= 20 && spec.eval.pgdRestarts >= 3);
+  assert.equal(spec.eval.sweep, "study");
 });
 
 Deno.test("seedsFor gives a size its own seeds; a size outside the grid or a repeated seed is a one-line error", () => {
