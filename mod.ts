@@ -28,7 +28,8 @@ export {
   setNativeThresholds,
 } from "./lib/kernels/mod.ts";
 export type { KernelOptions, NativeStatus, NativeThresholds } from "./lib/kernels/mod.ts";
-export { mod4, rot90, rotP4 } from "./layers/group.ts";
+export { actImage, actMap, groupNamed, GROUPS, mod4, rot90, rotP4 } from "./layers/group.ts";
+export type { Group, GroupName } from "./layers/group.ts";
 export {
   buildModel,
   countParams,
@@ -50,6 +51,11 @@ export type { CheckpointMeta, LoadedCheckpoint, LoadedModel } from "./lib/model/
 export {
   BatchNorm,
   binEdges,
+  GroupBatchNorm,
+  GroupConv2D,
+  GroupLiftConv2D,
+  GroupPool,
+  GroupSpatialPyramidPool,
   P4BatchNorm,
   P4Conv2D,
   P4LiftConv2D,
@@ -68,7 +74,14 @@ export {
   loadDataset,
 } from "./lib/data/mod.ts";
 export type { Dataset, Split } from "./lib/data/mod.ts";
-export { TRAIN_DEFAULTS } from "./lib/train/options.ts";
+export {
+  parseTrainTask,
+  TRAIN_DEFAULTS,
+  TrainTaskSchema,
+  withContextDefaults,
+} from "./lib/train/options.ts";
+export type { TrainTask } from "./lib/train/options.ts";
+export { runTraining } from "./lib/train/run.ts";
 export { TrainingError, trainModel } from "./lib/train/train.ts";
 export { MicroBatches, trainStep } from "./lib/train/step.ts";
 export { DataParallel, DataParallelError } from "./lib/train/data_parallel.ts";
@@ -90,6 +103,9 @@ export {
 export { invarianceScore, jsdBits } from "./lib/eval/invariance.ts";
 export { fgsm, pgd, pgdWorstCase } from "./lib/eval/attacks.ts";
 export { evaluate } from "./lib/eval/evaluate.ts";
+export { EvalOptionsSchema, parseEvalOptions } from "./lib/eval/options.ts";
+export type { EvalOptions } from "./lib/eval/options.ts";
+export { runEvaluation } from "./lib/eval/run.ts";
 export type { Evaluation, ModelEval } from "./lib/eval/evaluate.ts";
 export { EVAL_SEED, imageSeeds, PGD_RESTARTS, SWEEPS } from "./lib/eval/measures.ts";
 export { decodeBits, decodeScores, readOutcomes } from "./lib/eval/outcomes.ts";
