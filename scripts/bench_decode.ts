@@ -11,12 +11,24 @@
  */
 import sharp from "sharp";
 import { toModelInput } from "../lib/image/resample.ts";
-import { numberFlag, parseFlags, runMain } from "./cli.ts";
+import { z } from "zod";
+import { optionsHelp, parseOptions, runMain } from "./cli.ts";
+
+/** The flags of bench_decode, their defaults and help (scripts/cli.ts derives the flags). */
+const BenchDecodeOptionsSchema = z.strictObject({
+  decoder: z.string().min(1).optional().meta({
+    arg: "URL",
+    help: "module exporting decodeImage(bytes) (default: lib/image/decode.ts)",
+  }),
+  repeat: z.number().int().min(1).default(20).meta({
+    arg: "N",
+    help: "timed decodes per image after one warm-up (default {default}; 5 for 4000×3000)",
+  }),
+});
 
 const HELP = `Usage: deno run -A scripts/bench_decode.ts [flags]
 
-  --decoder URL   module exporting decodeImage(bytes) (default: lib/image/decode.ts)
-  --repeat N      timed decodes per image after one warm-up (default 20; 5 for 4000×3000)`;
+${optionsHelp(BenchDecodeOptionsSchema)}`;
 
 type Decode = (bytes: Uint8Array) => unknown;
 
@@ -43,18 +55,13 @@ const quantile = (xs: number[], q: number) => {
 };
 
 async function main(): Promise<number> {
-  const values = parseFlags(Deno.args, {
-    decoder: { type: "string" },
-    repeat: { type: "string" },
-    help: { type: "boolean" },
-  });
-  if (values.help) {
+  const { help, options: { decoder, repeat } } = parseOptions(BenchDecodeOptionsSchema, Deno.args);
+  if (help) {
     console.log(HELP);
     return 0;
   }
-  const repeat = numberFlag("repeat", values.repeat, 20, { integer: true, min: 1 });
-  const url = values.decoder
-    ? new URL(values.decoder, `file://${Deno.cwd()}/`).href
+  const url = decoder
+    ? new URL(decoder, `file://${Deno.cwd()}/`).href
     : new URL("../lib/image/decode.ts", import.meta.url).href;
   const { decodeImage } = await import(url) as { decodeImage: Decode };
   console.log(`decoder: ${url}`);

@@ -11,21 +11,29 @@
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { buildModel, modelConfig, parseModelConfig, presets } from "../lib/model/models.ts";
-import { choiceFlag, parseFlags, runMain } from "./cli.ts";
+import { z } from "zod";
+import { optionsHelp, parseOptions, runMain } from "./cli.ts";
 import { relativeErrors, rescale, type ScaleLayout } from "../lib/eval/scale_equivariance.ts";
 import { generateSynthetic } from "../lib/data/mod.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { DEBIAN_FASHION_DIR } from "../lib/data/fashion_mnist.ts";
+
+/** The flags of `deno task equivariance`, their defaults and help (scripts/cli.ts). */
+const EquivarianceOptionsSchema = z.strictObject({
+  preset: z.enum(Object.keys(presets) as [string, ...string[]]).default("small"),
+  backend: z.enum(BACKEND_NAMES).default("wasm"),
+  out: z.string().min(1).optional().meta({
+    arg: "FILE",
+    help: "also write the Markdown table to FILE",
+  }),
+});
 
 const HELP = `Usage: deno task equivariance [flags]
 
 Measures the scale equivariance error of the scale trunk and of an ordinary-conv trunk, per
 block, for rescalings by √2^t (t = ±1, ±2), on noise, synthetic and Fashion-MNIST images.
 
-  --preset NAME    ${Object.keys(presets).join(" | ")} (default small)
-  --backend NAME   ${BACKEND_NAMES.join(" | ")} (default wasm)
-  --out FILE       also write the Markdown table to FILE
-  --help`;
+${optionsHelp(EquivarianceOptionsSchema)}`;
 
 /** Outputs after each ReLU and after the scale projection, with their scale layouts. */
 function trace(
@@ -84,18 +92,13 @@ async function inputs(): Promise<[string, tf.Tensor4D][]> {
 }
 
 async function main(): Promise<number> {
-  const values = parseFlags(Deno.args, {
-    out: { type: "string" },
-    preset: { type: "string" },
-    backend: { type: "string" },
-    help: { type: "boolean" },
-  });
-  if (values.help) {
+  const { help, options } = parseOptions(EquivarianceOptionsSchema, Deno.args);
+  if (help) {
     console.log(HELP);
     return 0;
   }
-  const preset = choiceFlag("preset", values.preset, Object.keys(presets), "small");
-  const backend = await setBackend(choiceFlag("backend", values.backend, BACKEND_NAMES, "wasm"));
+  const { preset } = options;
+  const backend = await setBackend(options.backend);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const base = modelConfig("scale", { preset, numClasses: 10 });
   const trunks: [string, tf.LayersModel, number][] = [
@@ -109,7 +112,7 @@ async function main(): Promise<number> {
       "ordinary 7×7 convs",
       buildModel(
         parseModelConfig({
-          ...modelConfig("baseline", { preset: values.preset, numClasses: 10 }),
+          ...modelConfig("baseline", { preset, numClasses: 10 }),
           kernelSize: 7,
         }),
       ),
@@ -118,8 +121,8 @@ async function main(): Promise<number> {
   ];
   const shifts = [-2, -1, 1, 2];
   const lines = [
-    `Scale equivariance error Δ = ‖Φ(Dₛx) − D′ₛΦ(x)‖² / ‖D′ₛΦ(x)‖², mean over 100 images per set, random weights (seed 0), preset ${values.preset}, backend ${values.backend}.`,
-    `Command: \`deno task equivariance --preset ${values.preset} --out docs/results/equivariance.md\`; ${
+    `Scale equivariance error Δ = ‖Φ(Dₛx) − D′ₛΦ(x)‖² / ‖D′ₛΦ(x)‖², mean over 100 images per set, random weights (seed 0), preset ${preset}, backend ${options.backend}.`,
+    `Command: \`deno task equivariance --preset ${preset} --out docs/results/equivariance.md\`; ${
       new Date().toISOString().slice(0, 10)
     }.`,
     "",
@@ -169,7 +172,7 @@ async function main(): Promise<number> {
   }
   const text = lines.join("\n") + "\n";
   console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
+  if (options.out) await Deno.writeTextFile(options.out, text);
   return 0;
 }
 

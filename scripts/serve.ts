@@ -17,7 +17,8 @@ import { BACKEND_NAMES, setBackend } from "../lib/kernels/backend.ts";
 import { loadModels } from "../lib/model/checkpoint.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState, DEFAULT_LIMITS } from "../routes/app.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
+import { z } from "zod";
+import { numberFlag, optionsHelp, parseOptions, runMain, UsageError } from "./cli.ts";
 
 /** Where KServe mounts a model's `storageUri` in the container. */
 export const KSERVE_MODEL_DIR = "/mnt/models";
@@ -86,68 +87,79 @@ function isDirectory(dir: string): boolean {
   }
 }
 
+/** Every flag of `deno task serve`, its default and its help (scripts/cli.ts derives the flags). */
+export const ServeOptionsSchema = z.strictObject({
+  // Text: the flag, SYMLAB_CHECKPOINTS and KServe's mount are chosen between by chooseCheckpoints.
+  checkpoints: z.string().min(1).optional().meta({
+    arg: "DIR",
+    help: "directory holding baseline/, symmetric/, p4m/, scale/ and/or rotscale/ (default: " +
+      `$SYMLAB_CHECKPOINTS, else ${KSERVE_MODEL_DIR} if it exists, else checkpoints)`,
+  }),
+  // Text: choosePort checks it as it checks PORT.
+  port: z.string().optional().meta({
+    arg: "N",
+    help: "(default: $PORT, else 8000; 0 picks a free port)",
+  }),
+  host: z.string().min(1).default("0.0.0.0").meta({ arg: "ADDR" }),
+  backend: z.enum(BACKEND_NAMES).default("auto"),
+  maxBodyBytes: z.number().int().min(1).default(DEFAULT_LIMITS.maxBodyBytes).meta({
+    arg: "N",
+    help: "largest upload, checked while reading",
+  }),
+  maxPixels: z.number().int().min(1).default(DEFAULT_LIMITS.maxPixels).meta({
+    arg: "N",
+    help: "largest image, from its header before decoding",
+  }),
+  queue: z.number().int().min(1).default(DEFAULT_LIMITS.queue).meta({
+    arg: "N",
+    help: "requests allowed to wait for the models before 503",
+  }),
+  maxBatch: z.number().int().min(1).default(DEFAULT_LIMITS.maxBatchImages).meta({
+    arg: "N",
+    help: "most images (originals + transforms) micro-batched into one model call",
+  }),
+  bodyTimeoutMs: z.number().int().min(1).default(DEFAULT_LIMITS.bodyTimeoutMs).meta({
+    arg: "N",
+    help: "time allowed to upload a body before 408",
+  }),
+  quiet: z.boolean().default(false).meta({ help: "no per-request log lines" }),
+});
+
 const HELP = `Usage: deno task serve [flags]
 
-  --checkpoints DIR    directory holding baseline/, symmetric/, p4m/, scale/ and/or rotscale/
-                       (default: $SYMLAB_CHECKPOINTS, else ${KSERVE_MODEL_DIR} if it exists, else
-                       checkpoints)
-  --port N             (default: $PORT, else 8000; 0 picks a free port)
-  --host ADDR          (default 0.0.0.0)
-  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
-  --max-body-bytes N   largest upload, checked while reading (default ${DEFAULT_LIMITS.maxBodyBytes})
-  --max-pixels N       largest image, from its header before decoding (default ${DEFAULT_LIMITS.maxPixels})
-  --queue N            requests allowed to wait for the models before 503 (default ${DEFAULT_LIMITS.queue})
-  --max-batch N        most images (originals + transforms) micro-batched into one model call
-                       (default ${DEFAULT_LIMITS.maxBatchImages})
-  --body-timeout-ms N  time allowed to upload a body before 408 (default ${DEFAULT_LIMITS.bodyTimeoutMs})
-  --quiet              no per-request log lines
-  --help
+${optionsHelp(ServeOptionsSchema)}
 
 Example: curl -F img=@cat.png 'http://localhost:8000/classify?rotate=90'`;
 
 async function main(): Promise<number> {
-  const values = parseFlags(Deno.args, {
-    checkpoints: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string" },
-    backend: { type: "string" },
-    "max-body-bytes": { type: "string" },
-    "max-pixels": { type: "string" },
-    queue: { type: "string" },
-    "max-batch": { type: "string" },
-    "body-timeout-ms": { type: "string" },
-    quiet: { type: "boolean" },
-    help: { type: "boolean" },
-  });
-  if (values.help) {
+  const { help, options } = parseOptions(ServeOptionsSchema, Deno.args);
+  if (help) {
     console.log(HELP);
     return 0;
   }
-  const count = (flag: keyof typeof values, fallback: number, min = 1) =>
-    numberFlag(flag, values[flag] as string | undefined, fallback, { integer: true, min });
-  const port = choosePort(values.port, Deno.env.get("PORT"));
+  const port = choosePort(options.port, Deno.env.get("PORT"));
   const dir = chooseCheckpoints(
-    values.checkpoints,
+    options.checkpoints,
     Deno.env.get("SYMLAB_CHECKPOINTS"),
     isDirectory,
   );
   const limits = {
-    maxBodyBytes: count("max-body-bytes", DEFAULT_LIMITS.maxBodyBytes),
-    maxPixels: count("max-pixels", DEFAULT_LIMITS.maxPixels),
-    queue: count("queue", DEFAULT_LIMITS.queue),
-    maxBatchImages: count("max-batch", DEFAULT_LIMITS.maxBatchImages),
-    bodyTimeoutMs: count("body-timeout-ms", DEFAULT_LIMITS.bodyTimeoutMs),
+    maxBodyBytes: options.maxBodyBytes,
+    maxPixels: options.maxPixels,
+    queue: options.queue,
+    maxBatchImages: options.maxBatch,
+    bodyTimeoutMs: options.bodyTimeoutMs,
   };
-  const backend = await setBackend(choiceFlag("backend", values.backend, BACKEND_NAMES, "auto"));
+  const backend = await setBackend(options.backend);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const state = createState([], limits);
-  const app = createApp(state, { log: values.quiet ? undefined : (line) => console.log(line) });
+  const app = createApp(state, { log: options.quiet ? undefined : (line) => console.log(line) });
   let resolveListening: (port: number) => void;
   const listening = new Promise<number>((r) => resolveListening = r);
   console.log(`port: ${port.value} (${port.reason}); checkpoints: ${dir.value} (${dir.reason})`);
   const server = Deno.serve({
     port: port.value,
-    hostname: values.host ?? "0.0.0.0",
+    hostname: options.host,
     onListen: ({ hostname, port }) => {
       console.log(`listening on http://${hostname}:${port}`);
       resolveListening(port);
