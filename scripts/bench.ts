@@ -29,7 +29,7 @@ import {
   trunkFlops,
 } from "../bench/profile.ts";
 import { nativeStatus, setNativeEnabled } from "../lib/kernels/mod.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
+import { optionsHelp, parseOptions, runMain, UsageError } from "./cli.ts";
 
 /** The backends `--backends` takes (workers and native are wasm set-ups, not tfjs backends). */
 export const BENCH_BACKENDS = ["wasm", "workers", "native", "webgpu", "cpu"] as const;
@@ -67,6 +67,76 @@ const DEFAULT_PYTHONS = ["python3", "/usr/bin/python3"];
 /** Timed and warm-up steps of PyTorch unless --steps / --warmup say otherwise. */
 const TORCH_STEPS = { steps: 10, warmup: 2 };
 
+const cores = navigator.hardwareConcurrency;
+const count = (min: number) => z.number().int().min(min);
+
+/** Every flag of `deno task bench`, its default and its help (scripts/cli.ts derives them). */
+export const BenchOptionsSchema = z.strictObject({
+  backends: z.array(z.enum(BENCH_BACKENDS)).optional().meta({
+    arg: "LIST",
+    help: "comma-separated, of {choices}: wasm is pure wasm SIMD, workers pure wasm with the " +
+      "training batch split across --workers Deno workers (inference on one thread), native " +
+      "wasm + native oneDNN kernels. Default: wasm, workers on a multi-core machine, native " +
+      "when its library loads, webgpu when an adapter exists (a software adapter gets few steps)",
+  }),
+  workers: count(1).default(cores).meta({
+    arg: "N",
+    help: "workers of the workers backend (default: the number of cores, {default})",
+  }),
+  presets: z.array(z.enum(PRESET_NAMES as [string, ...string[]])).optional().meta({
+    arg: "LIST",
+    help: "{choices}; default reference,small (cpu and software WebGPU: small)",
+  }),
+  models: z.array(z.enum(MODEL_NAMES)).optional().meta({
+    arg: "LIST",
+    help: "{choices}; default all of them",
+  }),
+  input: z.enum(INPUT_NAMES as [BenchInput, ...BenchInput[]]).default("cifar100").meta({
+    help: "{choices} (default {default}): the images' shape and the classes; cifar100: " +
+      "32×32×3, 100 classes; fashion-mnist: 32×32×1 (28×28 padded, as the study trains on " +
+      "it), 10 classes",
+  }),
+  batch: count(1).default(64).meta({ arg: "N" }),
+  size: count(1).optional().meta({
+    arg: "N",
+    help: "input height = width (default: the input's, 32)",
+  }),
+  classes: count(2).optional().meta({
+    arg: "N",
+    help: "default: the input's (100, or 10 for fashion-mnist)",
+  }),
+  steps: count(1).optional().meta({
+    arg: "N",
+    help: "timed training steps per model (default 7; cpu, software WebGPU: 1; PyTorch: " +
+      `${TORCH_STEPS.steps})`,
+  }),
+  warmup: count(0).optional().meta({
+    arg: "N",
+    help:
+      `untimed steps first (default 2; cpu, software WebGPU: 1; PyTorch: ${TORCH_STEPS.warmup})`,
+  }),
+  profile: z.boolean().default(false).meta({
+    help: "also print per-kernel times (tf.profile) of one training step per model",
+  }),
+  top: count(1).default(10).meta({ arg: "N", help: "kernels per profile table" }),
+  flops: z.boolean().default(false).meta({
+    help: "print only the conv FLOPs per image and parameters of each model and preset (no timing)",
+  }),
+  noTorch: z.boolean().default(false).meta({ help: "skip PyTorch" }),
+  python: z.string().min(1).optional().meta({
+    arg: "CMD",
+    help: "the Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3)",
+  }),
+  torchThreads: count(1).default(cores).meta({
+    arg: "N",
+    help: "threads for PyTorch (default: the number of cores, {default})",
+  }),
+  out: z.string().min(1).optional().meta({
+    arg: "FILE",
+    help: "also write the report (Markdown) to FILE",
+  }),
+});
+
 const HELP = `Usage: deno task bench [flags]
 
 Measures training images/s (forward + backward + SGD-momentum step, warm-up excluded, median
@@ -74,46 +144,11 @@ step) and inference images/s of each model on random images of one input's shape
 PyTorch's reference trunks (${TORCH_SCRIPT}: ${TORCH_MODELS.join(", ")} only)
 with Python for comparison at the same batch, input and classes.
 
-  --backends LIST   comma-separated: wasm (pure wasm SIMD), workers (pure wasm, training
-                    batch split across --workers Deno workers; inference on one thread),
-                    native (wasm + native oneDNN kernels), webgpu, cpu. Default: wasm,
-                    workers on a multi-core machine, native when its library loads, webgpu
-                    when an adapter exists (a software adapter gets few steps)
-  --workers N       workers of the workers backend (default: the number of cores)
-  --presets LIST    ${PRESET_NAMES.join(", ")}; default reference,small (cpu and software
-                    WebGPU: small)
-  --models LIST     ${MODEL_NAMES.join(", ")}; default all of them
-  --input NAME      ${INPUT_NAMES.join(" or ")}: the images' shape and the classes.
-                    cifar100 (default): 32×32×3, 100 classes; fashion-mnist: 32×32×1
-                    (28×28 padded, as the study trains on it), 10 classes
-  --batch N         default 64
-  --size N          input height = width (default: the input's, 32)
-  --classes N       default: the input's (100, or 10 for fashion-mnist)
-  --steps N         timed training steps per model (default 7; cpu, software WebGPU: 1;
-                    PyTorch: ${TORCH_STEPS.steps})
-  --warmup N        untimed steps first (default 2; cpu, software WebGPU: 1; PyTorch:
-                    ${TORCH_STEPS.warmup})
-  --profile         also print per-kernel times (tf.profile) of one training step per model
-  --top N           kernels per profile table (default 10)
-  --flops           print only the conv FLOPs per image and parameters of each model and
-                    preset (no timing)
-  --no-torch        skip PyTorch
-  --python CMD      the Python with torch (default: python3 on PATH if it has torch, else
-                    /usr/bin/python3)
-  --torch-threads N threads for PyTorch (default: the number of cores)
-  --out FILE        also write the report (Markdown) to FILE
-  --help            this text`;
+${optionsHelp(BenchOptionsSchema)}`;
 
-/** A comma-separated list of own names of `choices` (duplicates dropped, order kept). */
-function listFlag<T extends string>(
-  flag: string,
-  value: string | undefined,
-  choices: readonly T[],
-): T[] | undefined {
-  if (value === undefined) return undefined;
-  const names = value.split(",").map((s) => s.trim());
-  const picked = names.map((n) => choiceFlag(flag, n, choices, choices[0]));
-  return picked.filter((n, i) => picked.indexOf(n) === i);
+/** `list` without repeats, in first-listed order. */
+function unique<T>(list: T[] | undefined): T[] | undefined {
+  return list?.filter((n, i) => list.indexOf(n) === i);
 }
 
 /** The validated flags of `deno task bench`. */
@@ -149,52 +184,28 @@ export interface BenchArgs {
  * numbers, each a {@linkcode UsageError} of one line naming the flag and what it expects.
  */
 export function parseBenchArgs(args: string[]): BenchArgs {
-  const values = parseFlags(args, {
-    backends: { type: "string" },
-    workers: { type: "string" },
-    presets: { type: "string" },
-    models: { type: "string" },
-    input: { type: "string" },
-    batch: { type: "string" },
-    size: { type: "string" },
-    classes: { type: "string" },
-    steps: { type: "string" },
-    warmup: { type: "string" },
-    profile: { type: "boolean" },
-    top: { type: "string" },
-    flops: { type: "boolean" },
-    "no-torch": { type: "boolean" },
-    python: { type: "string" },
-    "torch-threads": { type: "string" },
-    out: { type: "string" },
-    help: { type: "boolean" },
-  });
-  const cores = navigator.hardwareConcurrency;
-  const positive = { integer: true, min: 1 };
-  const optional = (flag: string, value: string | undefined, min: number) =>
-    value === undefined ? undefined : numberFlag(flag, value, 0, { integer: true, min });
-  const input = choiceFlag("input", values.input, INPUT_NAMES, "cifar100");
-  const shape = BENCH_INPUTS[input];
+  const { help, options: o } = parseOptions(BenchOptionsSchema, args);
+  const shape = BENCH_INPUTS[o.input];
   const parsed: BenchArgs = {
-    help: values.help === true,
-    backends: listFlag("backends", values.backends, BENCH_BACKENDS),
-    workers: numberFlag("workers", values.workers, cores, positive),
-    presets: listFlag("presets", values.presets, PRESET_NAMES),
-    models: listFlag("models", values.models, MODEL_NAMES) ?? [...MODEL_NAMES],
-    input,
+    help,
+    backends: unique(o.backends),
+    workers: o.workers,
+    presets: unique(o.presets),
+    models: unique(o.models) ?? [...MODEL_NAMES],
+    input: o.input,
     channels: shape.channels,
-    batch: numberFlag("batch", values.batch, 64, positive),
-    size: numberFlag("size", values.size, shape.size, positive),
-    classes: numberFlag("classes", values.classes, shape.classes, { integer: true, min: 2 }),
-    steps: optional("steps", values.steps, 1),
-    warmup: optional("warmup", values.warmup, 0),
-    profile: values.profile === true,
-    top: numberFlag("top", values.top, 10, positive),
-    flops: values.flops === true,
-    torch: values["no-torch"] !== true,
-    pythons: values.python === undefined ? [...DEFAULT_PYTHONS] : [values.python],
-    torchThreads: numberFlag("torch-threads", values["torch-threads"], cores, positive),
-    out: values.out,
+    batch: o.batch,
+    size: o.size ?? shape.size,
+    classes: o.classes ?? shape.classes,
+    steps: o.steps,
+    warmup: o.warmup,
+    profile: o.profile,
+    top: o.top,
+    flops: o.flops,
+    torch: !o.noTorch,
+    pythons: o.python === undefined ? [...DEFAULT_PYTHONS] : [o.python],
+    torchThreads: o.torchThreads,
+    out: o.out,
   };
   // The pools halve the input and an SPP head needs as many cells as its finest level.
   for (const preset of parsed.presets ?? ["reference", "small"]) {
@@ -202,7 +213,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
       const need = minInputSize(modelConfig(model, { preset }));
       if (parsed.size < need) {
         throw new UsageError(
-          `--size: expected an integer ≥ ${need} (the smallest input of ${model} / ${preset}), got "${values.size}"`,
+          `--size: expected an integer ≥ ${need} (the smallest input of ${model} / ${preset}), got "${parsed.size}"`,
         );
       }
     }

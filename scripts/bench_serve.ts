@@ -22,19 +22,35 @@ import { fp32Bytes, HEADER_LENGTH } from "../lib/serve/binary_tensor.ts";
 import { classifyBatch } from "../lib/serve/classify.ts";
 import { createApp, createState } from "../routes/app.ts";
 import { expectedOneOf } from "../lib/validate.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
+import { z } from "zod";
+import { optionsHelp, parseOptions, runMain, UsageError } from "./cli.ts";
+
+/** The flags of `deno task bench:serve`, their defaults and help (scripts/cli.ts). */
+const BenchServeOptionsSchema = z.strictObject({
+  checkpoints: z.string().min(1).default("checkpoints").meta({
+    arg: "DIR",
+    help: "one folder per model to serve (default {default}; without them: small-preset models " +
+      `with random weights), of ${MODEL_NAMES.join(", ")}`,
+  }),
+  requests: z.number().int().min(1).default(200).meta({
+    arg: "N",
+    help: "requests per concurrency level",
+  }),
+  rounds: z.number().int().min(0).default(5).meta({
+    arg: "N",
+    help: "extra rounds of N requests at concurrency 8, to watch memory",
+  }),
+  backend: z.enum(BACKEND_NAMES).default("wasm"),
+  // Text, read as WxH below (one message for both numbers).
+  size: z.string().default("64x48").meta({ arg: "WxH", help: "uploaded PNG size" }),
+  inferModel: z.enum(MODEL_NAMES).optional().meta({
+    help: "the model of the OIP-infer rows (default symmetric if loaded, else the first loaded)",
+  }),
+});
 
 const HELP = `Usage: deno task bench:serve [flags]
 
-  --checkpoints DIR   one folder per model to serve (default checkpoints; without them:
-                      small-preset models with random weights), of
-                      ${MODEL_NAMES.join(", ")}
-  --requests N        requests per concurrency level (default 200)
-  --rounds N          extra rounds of N requests at concurrency 8, to watch memory (default 5)
-  --backend NAME      auto | wasm | webgpu | cpu (default wasm)
-  --size WxH          uploaded PNG size (default 64x48)
-  --infer-model NAME  the model of the OIP-infer rows (default symmetric if loaded, else the
-                      first loaded)`;
+${optionsHelp(BenchServeOptionsSchema)}`;
 
 async function randomCheckpoints(backend: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "symlab_bench_serve_" });
@@ -81,34 +97,20 @@ const memory = (): [number, number] => {
 };
 
 async function main(): Promise<number> {
-  const values = parseFlags(Deno.args, {
-    checkpoints: { type: "string", default: "checkpoints" },
-    requests: { type: "string" },
-    rounds: { type: "string" },
-    backend: { type: "string" },
-    size: { type: "string", default: "64x48" },
-    "infer-model": { type: "string" },
-    help: { type: "boolean" },
-  });
-  if (values.help) {
+  const { help, options } = parseOptions(BenchServeOptionsSchema, Deno.args);
+  if (help) {
     console.log(HELP);
     return 0;
   }
-  const n = numberFlag("requests", values.requests, 200, { integer: true, min: 1 });
-  const rounds = numberFlag("rounds", values.rounds, 5, { integer: true, min: 0 });
-  const backendName = choiceFlag("backend", values.backend, BACKEND_NAMES, "wasm");
-  const wh = values.size.match(/^([1-9]\d*)x([1-9]\d*)$/);
-  if (!wh) throw new UsageError(`--size: expected WxH in positive integers, got "${values.size}"`);
+  const { requests: n, rounds, backend: backendName, inferModel: inferName } = options;
+  const wh = options.size.match(/^([1-9]\d*)x([1-9]\d*)$/);
+  if (!wh) throw new UsageError(`--size: expected WxH in positive integers, got "${options.size}"`);
   const [w, h] = [Number(wh[1]), Number(wh[2])];
-  // A name that is no model at all fails here, before checkpoints are written.
-  const inferName = values["infer-model"] === undefined
-    ? undefined
-    : choiceFlag("infer-model", values["infer-model"], MODEL_NAMES, "symmetric");
   const rss: [string, [number, number]][] = [["start", memory()]];
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
   const backend = await setBackend(backendName);
   console.log(`backend: ${backend.name} (${backend.reason})`);
-  let dir = values.checkpoints;
+  let dir = options.checkpoints;
   let temp: string | undefined;
   let models;
   try {
