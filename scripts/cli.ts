@@ -1,10 +1,11 @@
 /**
  * What every entry point in scripts/ shares: flags, help and validation derived from a task's
- * options schema (`parseOptions`, `optionsHelp`), number and name flags, and `runMain`, which
- * turns a thrown error into one line on stderr and an exit code (2 for bad usage, 1 for a
- * failure).
+ * options schema (`parseOptions`, `optionsHelp`), a number check for values read outside one
+ * (serve's `PORT`), and `runMain`, which turns a thrown error into one line on stderr and an
+ * exit code (2 for bad usage, 1 for a failure).
  *
- * A task's options are one zod object in lib/ (lib/train/options.ts, lib/eval/options.ts):
+ * A task's options are one zod object: in lib/ for the tasks lib/ runs (lib/train/options.ts,
+ * lib/eval/options.ts), in the script for the scripts' own (serve, bench, equivariance, …):
  * each field's key gives its flag (`batchSize` → `--batch-size`), its type the flag's kind
  * (boolean, number, integer, one of a list, a comma-separated list, text), its `.default()` the
  * default, and its `.meta({ help, arg })` the help line; the schema then validates what the
@@ -61,20 +62,6 @@ export function numberFlag(
     throw new UsageError(`--${flag}: expected ${what}${bound}, got "${value}"`);
   }
   return n;
-}
-
-/** A flag whose value must be one of `choices` (compared as own names, never inherited keys). */
-export function choiceFlag<T extends string>(
-  flag: string,
-  value: string | undefined,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new UsageError(`--${flag}: ${expectedOneOf(choices)}, got "${value}"`);
-  }
-  return value as T;
 }
 
 /** Option names in backquotes (`` `backend` ``, see OptionsError) written as flags. */
