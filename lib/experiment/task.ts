@@ -54,7 +54,8 @@ function parseFile<T>(parse: (raw: unknown, what: string) => T, raw: unknown, fi
  * resumable checkpoint) or eval.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run as a doc test: it needs a cell's eval-options.json (written by runCell)
  * await runTask("eval", "runs/smoke/baseline-s1-all-shift/eval-options.json");
  * ```
  */
