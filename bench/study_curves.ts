@@ -15,18 +15,12 @@
  */
 import { type Cell, cellArch, isTrained } from "../lib/experiment/spec.ts";
 import { lineChart, writeFigure } from "../lib/eval/plots.ts";
+import { runMain, UsageError } from "../scripts/cli.ts";
+import { readJson } from "./study_plan.ts";
 
 interface Epoch {
   epoch: number;
   valAcc?: number;
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A cell's per-epoch history, and whether the cell is finished. */
@@ -52,9 +46,9 @@ export function lastQuarterGain(values: number[]): number | undefined {
   return Math.max(...values) - Math.max(...values.slice(0, values.length - q));
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const dir = Deno.args[0];
-  if (!dir) throw new Error("usage: deno run -A bench/study_curves.ts DIR");
+  if (!dir) throw new UsageError("usage: deno run -A bench/study_curves.ts DIR");
   const saved = await readJson<{ cells: Cell[] }>(`${dir}/experiment.json`);
   if (!saved) throw new Error(`${dir}/experiment.json not found: expected an experiment directory`);
   const rows: string[] = [
@@ -121,13 +115,7 @@ async function main(): Promise<void> {
   ].join("\n");
   await Deno.writeTextFile(`${dir}/convergence.md`, text);
   console.log(rows.join("\n"));
+  return 0;
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

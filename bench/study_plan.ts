@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { cellArch, cellEpochs, type ExperimentSpec, isTrained } from "../lib/experiment/spec.ts";
 import type { Cell } from "../lib/experiment/spec.ts";
+import { runMain, UsageError } from "../scripts/cli.ts";
 
 interface Epoch {
   epoch: number;
@@ -53,7 +54,8 @@ export function duration(s: number): string {
   return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+/** A JSON file's value, or undefined when it is missing or not JSON. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as T;
   } catch {
@@ -169,27 +171,21 @@ export function planLines(
   return lines;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     args: Deno.args,
     allowPositionals: true,
     options: { jobs: { type: "string", default: "2" } },
   });
   const dir = positionals[0];
-  if (!dir) throw new Error("usage: deno run -A bench/study_plan.ts DIR [--jobs N]");
+  if (!dir) throw new UsageError("usage: deno run -A bench/study_plan.ts DIR [--jobs N]");
   const saved = await readJson<{ spec: ExperimentSpec; cells: Cell[] }>(`${dir}/experiment.json`);
   if (!saved) throw new Error(`${dir}/experiment.json not found: expected an experiment directory`);
   const rates = await measuredRates(dir, saved.cells);
   for (const line of planLines(saved.spec, saved.cells, rates, Number(values.jobs))) {
     console.log(`# ${line}`);
   }
+  return 0;
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);
