@@ -301,7 +301,7 @@ Deno.test("folder: no images, one class, an empty class are one-line errors nami
   await assert.rejects(loadFolder({ dir: DATA, size: 2 }), /Invalid folder options: size/);
 });
 
-Deno.test("experiment files accept dataset folder with dataDir and pass its flags", () => {
+Deno.test("experiment files accept dataset folder with dataDir and pass its options to train", () => {
   const base = { name: "f", models: ["baseline"], seeds: [1], epochs: 1 };
   assert.throws(
     () => validateSpec({ ...base, dataset: "folder" }),
