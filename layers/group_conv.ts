@@ -26,16 +26,8 @@ export interface GroupConvArgs extends ConvArgs {
   group: string;
 }
 
-/**
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * const lift = new GroupLiftConv2D({ group: "p4m", filters: 4 });
- * const y = lift.apply(tf.zeros([1, 16, 16, 3])) as tf.Tensor; // [1, 16, 16, 32]
- * ```
- */
-export class GroupLiftConv2D extends ConvBase {
-  static className = "GroupLiftConv2D";
+/** What both share: the group (by name in the config, unless a subclass fixes it) and |G|. */
+abstract class GroupConvBase extends ConvBase {
   readonly group: Group;
   protected readonly order: number;
 
@@ -44,14 +36,6 @@ export class GroupLiftConv2D extends ConvBase {
     super(args);
     this.group = groupNamed(args.group);
     this.order = this.group.order;
-  }
-
-  protected kernelShape(cin: number): number[] {
-    return [this.kernelSize, this.kernelSize, cin, this.filters];
-  }
-
-  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
-    return liftBank(this.group, kernel as tf.Tensor4D);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -63,21 +47,32 @@ export class GroupLiftConv2D extends ConvBase {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
+ * const lift = new GroupLiftConv2D({ group: "p4m", filters: 4 });
+ * const y = lift.apply(tf.zeros([1, 16, 16, 3])) as tf.Tensor; // [1, 16, 16, 32]
+ * ```
+ */
+export class GroupLiftConv2D extends GroupConvBase {
+  static className = "GroupLiftConv2D";
+
+  protected kernelShape(cin: number): number[] {
+    return [this.kernelSize, this.kernelSize, cin, this.filters];
+  }
+
+  protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
+    return liftBank(this.group, kernel as tf.Tensor4D);
+  }
+}
+
+/**
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * const conv = new GroupConv2D({ group: "p4", filters: 8 });
  * const y = conv.apply(tf.zeros([1, 16, 16, 4 * 4])) as tf.Tensor; // [1, 16, 16, 32]
  * ```
  */
-export class GroupConv2D extends ConvBase {
+export class GroupConv2D extends GroupConvBase {
   static className = "GroupConv2D";
-  readonly group: Group;
-  protected readonly order: number;
-
-  /** `fixed`: the subclass's class names the group, so its config does not. */
-  constructor(args: GroupConvArgs, protected readonly fixed = false) {
-    super(args);
-    this.group = groupNamed(args.group);
-    this.order = this.group.order;
-  }
 
   protected kernelShape(channels: number): number[] {
     const g = this.order;
@@ -91,9 +86,5 @@ export class GroupConv2D extends ConvBase {
 
   protected filterBank(kernel: tf.Tensor): tf.Tensor4D {
     return groupBank(this.group, kernel as tf.Tensor5D);
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...(this.fixed ? {} : { group: this.group.name }) };
   }
 }

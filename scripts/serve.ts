@@ -87,6 +87,10 @@ function isDirectory(dir: string): boolean {
   }
 }
 
+/** A limit of the server: a positive integer, its default from DEFAULT_LIMITS. */
+const limit = (fallback: number, help: string) =>
+  z.number().int().min(1).default(fallback).meta({ arg: "N", help });
+
 /** Every flag of `deno task serve`, its default and its help (scripts/cli.ts derives the flags). */
 export const ServeOptionsSchema = z.strictObject({
   // Text: the flag, SYMLAB_CHECKPOINTS and KServe's mount are chosen between by chooseCheckpoints.
@@ -102,26 +106,14 @@ export const ServeOptionsSchema = z.strictObject({
   }),
   host: z.string().min(1).default("0.0.0.0").meta({ arg: "ADDR" }),
   backend: z.enum(BACKEND_NAMES).default("auto"),
-  maxBodyBytes: z.number().int().min(1).default(DEFAULT_LIMITS.maxBodyBytes).meta({
-    arg: "N",
-    help: "largest upload, checked while reading",
-  }),
-  maxPixels: z.number().int().min(1).default(DEFAULT_LIMITS.maxPixels).meta({
-    arg: "N",
-    help: "largest image, from its header before decoding",
-  }),
-  queue: z.number().int().min(1).default(DEFAULT_LIMITS.queue).meta({
-    arg: "N",
-    help: "requests allowed to wait for the models before 503",
-  }),
-  maxBatch: z.number().int().min(1).default(DEFAULT_LIMITS.maxBatchImages).meta({
-    arg: "N",
-    help: "most images (originals + transforms) micro-batched into one model call",
-  }),
-  bodyTimeoutMs: z.number().int().min(1).default(DEFAULT_LIMITS.bodyTimeoutMs).meta({
-    arg: "N",
-    help: "time allowed to upload a body before 408",
-  }),
+  maxBodyBytes: limit(DEFAULT_LIMITS.maxBodyBytes, "largest upload, checked while reading"),
+  maxPixels: limit(DEFAULT_LIMITS.maxPixels, "largest image, from its header before decoding"),
+  queue: limit(DEFAULT_LIMITS.queue, "requests allowed to wait for the models before 503"),
+  maxBatch: limit(
+    DEFAULT_LIMITS.maxBatchImages,
+    "most images (originals + transforms) micro-batched into one model call",
+  ),
+  bodyTimeoutMs: limit(DEFAULT_LIMITS.bodyTimeoutMs, "time allowed to upload a body before 408"),
   quiet: z.boolean().default(false).meta({ help: "no per-request log lines" }),
 });
 
