@@ -24,8 +24,9 @@ import { formatDuration } from "../lib/progress.ts";
 const HELP = `Usage: deno task experiment <command> [flags]
 
 A grid of training runs (model × seed × training-set size × augmentation) from one experiment
-file (YAML or JSON, see experiments/quick.yaml); each cell trains with scripts/train.ts and is
-evaluated with scripts/eval.ts in DIR/<cell-id>/ (command.txt, log.txt, done.json last).
+file (YAML or JSON, see experiments/quick.yaml); each cell trains and is evaluated in
+DIR/<cell-id>/, each step a process of its own from its options file (train-options.json,
+eval-options.json: train's and eval's options; command.txt, log.txt, done.json last).
 Models: baseline, symmetric, p4m, scale, rotscale; baseline+rotaug (baseline trained with
 shift+rotate); <model>+tta (<model>'s checkpoints averaged over the four quarter turns, measured
 in <model>'s cell by eval --tta). sizesFor / epochsFor give a model its own sizes and a size
