@@ -245,3 +245,21 @@ Deno.test("trainModel --micro-batch: says so, trains (loss falls), leaks nothing
   assert.equal((meta.training as { options: TrainOptions }).options.microBatch, 3);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("Ctrl-C mid-epoch stops at the next batch, not at the epoch's end", async () => {
+  // A signal aborted by a timer (a macrotask, as a SIGINT listener is): the loop must let it run
+  // between batches. Before the yield in trainModel's batch loop it ran only after the epoch.
+  const out = await Deno.makeTempDir();
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 0);
+  const run = await trainModel("baseline", dataset, options(out, { epochs: 1 }), context, {
+    ...quiet,
+    signal: stop.signal,
+  });
+  assert.equal(run.interrupted, true);
+  const saved = await loadCheckpoint(`${out}/baseline`);
+  const state = (saved.meta.training as { state: { epoch: number; batch: number } }).state;
+  assert.equal(state.epoch, 0);
+  assert.ok(state.batch >= 1 && state.batch < 8, `stopped after batch ${state.batch} of 8`);
+  await Deno.remove(out, { recursive: true });
+});

@@ -188,6 +188,7 @@ export async function trainModel(
         augment,
         dropLast: true,
       };
+      let lastTurn = 0;
       for (const batch of batches(train, order)) {
         if (batch.index < skip) continue;
         const lr = learningRate(options, progressAt(epoch, batch.index));
@@ -215,6 +216,13 @@ export async function trainModel(
         sums.correct += hits;
         sums.seen += batch.size;
         const done = batch.index + 1;
+        // The batch's awaits resolve as microtasks, which never give the event loop a turn, so a
+        // SIGINT listener (lib/interrupt.ts) would run only after the epoch; a timer turn about
+        // once a second lets it run between batches.
+        if (performance.now() - lastTurn > 1000) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastTurn = performance.now();
+        }
         bar?.update(
           done,
           sums.seen,
