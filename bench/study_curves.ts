@@ -7,16 +7,17 @@
  *
  *   deno run -A bench/study_curves.ts docs/results/study/fashion-mnist-reference
  *
- * Reads each cell's epoch history from `eval/report.json` (finished cells, committed) or else
- * `ckpt/<model>/meta.json` (cells still training); writes `validation-n<size>.svg/.png` and
+ * Reads each cell's epoch history from `ckpt/<model>/metrics.jsonl` (committed with the cell:
+ * the last checkpoint's, every epoch; the report's history ends at the best epoch) or the
+ * checkpoint's meta.json; writes `validation-n<size>.svg/.png` and
  * `convergence.md` into the directory and prints the table.
  *
  * @module
  */
-import { type Cell, cellArch, isTrained } from "../lib/experiment/spec.ts";
+import { type Cell, isTrained } from "../lib/experiment/spec.ts";
 import { lineChart, writeFigure } from "../lib/eval/plots.ts";
 import { runMain, UsageError } from "../scripts/cli.ts";
-import { readJson } from "./study_plan.ts";
+import { epochHistory, readJson } from "./study_plan.ts";
 
 interface Epoch {
   epoch: number;
@@ -25,13 +26,8 @@ interface Epoch {
 
 /** A cell's per-epoch history, and whether the cell is finished. */
 async function historyOf(dir: string, cell: Cell): Promise<{ epochs: Epoch[]; done: boolean }> {
-  const arch = cellArch(cell);
-  const report = await readJson<{ histories?: Record<string, Epoch[]> }>(
-    `${dir}/${cell.id}/eval/report.json`,
-  );
-  if (report?.histories?.[arch]) return { epochs: report.histories[arch], done: true };
-  const meta = await readJson<{ history?: Epoch[] }>(`${dir}/${cell.id}/ckpt/${arch}/meta.json`);
-  return { epochs: meta?.history ?? [], done: false };
+  const done = await Deno.stat(`${dir}/${cell.id}/done.json`).then(() => true, () => false);
+  return { epochs: await epochHistory<Epoch>(dir, cell), done };
 }
 
 /**
@@ -104,7 +100,7 @@ async function main(): Promise<number> {
     "# Convergence: validation accuracy by epoch",
     "",
     "Made by `deno run -A bench/study_curves.ts " + dir + "` from each cell's epoch history " +
-    "(finished cells: eval/report.json; cells still training: their checkpoint), on the " +
+    "(`ckpt/<model>/metrics.jsonl`), on the " +
     "validation accuracy (1000 of the 6000 held-out images) averaged over a model's seeds. " +
     "The last column is how much the best accuracy so far rose during the last quarter of " +
     "the epochs: 0 when the best came before it, i.e. accuracy had stopped rising. " +

@@ -63,6 +63,19 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/**
+ * A cell's per-epoch history: `ckpt/<model>/metrics.jsonl` (one JSON row per epoch, committed
+ * with the cell), else the checkpoint's meta.json; empty when the cell has not trained an epoch.
+ */
+export async function epochHistory<T = Epoch>(dir: string, cell: Cell): Promise<T[]> {
+  const ckpt = `${dir}/${cell.id}/ckpt/${cellArch(cell)}`;
+  const lines = await Deno.readTextFile(`${ckpt}/metrics.jsonl`).catch(() => undefined);
+  if (lines !== undefined) {
+    return lines.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+  }
+  return (await readJson<{ history?: T[] }>(`${ckpt}/meta.json`))?.history ?? [];
+}
+
 /** Each grid model's rates from the cells under `dir` that have a checkpoint. */
 export async function measuredRates(
   dir: string,
@@ -80,9 +93,7 @@ export async function measuredRates(
     }
   >();
   for (const cell of cells.filter(isTrained)) {
-    const arch = cellArch(cell);
-    const meta = await readJson<{ history?: Epoch[] }>(`${dir}/${cell.id}/ckpt/${arch}/meta.json`);
-    const later = (meta?.history ?? []).filter((e) => e.epoch >= 2);
+    const later = (await epochHistory(dir, cell)).filter((e) => e.epoch >= 2);
     if (!later.length) continue;
     const t = totals.get(cell.model) ??
       { images: 0, seconds: 0, evals: 0, epochs: 0, finals: [], cells: [] };
