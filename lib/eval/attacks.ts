@@ -159,16 +159,16 @@ export async function pgdWorstCase(
   const attacked: number[] = [];
   for (let r = 0; r < options.restarts; r++) {
     // The images this start attacks: every one first, then those not yet fooled.
-    const todo = Array.from({ length: m }, (_, i) => i).filter((i) => bestScore[i] < Infinity);
-    attacked.push(todo.length);
-    if (todo.length === 0) continue;
-    const whole = todo.length === m;
-    const index = whole ? undefined : tf.tensor1d(todo, "int32");
+    const pending = Array.from({ length: m }, (_, i) => i).filter((i) => bestScore[i] < Infinity);
+    attacked.push(pending.length);
+    if (pending.length === 0) continue;
+    const whole = pending.length === m;
+    const index = whole ? undefined : tf.tensor1d(pending, "int32");
     const xs = index ? tf.gather(x, index) as tf.Tensor4D : x;
     const ys = index ? tf.gather(labels, index) as tf.Tensor1D : labels;
     const adv = pgd(model, xs, ys, eps255, {
       steps: options.steps,
-      seed: todo.map((i) => mixSeed(options.seeds[i], r)),
+      seed: pending.map((i) => mixSeed(options.seeds[i], r)),
     });
     if (index) tf.dispose([index, xs, ys]);
     // Score: +∞ when fooled, else the image's cross-entropy.
@@ -177,11 +177,11 @@ export async function pgdWorstCase(
       return [lp, lp.argMax(1)] as const;
     });
     const [lp, pred] = await Promise.all([logp.data(), predicted.data()]);
-    const k = lp.length / todo.length;
+    const k = lp.length / pending.length;
     tf.dispose([logp, predicted]);
     // Where each image's kept example comes from: row i of `best`, or row m + j of this start's.
     const from = Int32Array.from({ length: m }, (_, i) => i);
-    todo.forEach((i, j) => {
+    pending.forEach((i, j) => {
       const fooled = pred[j] !== truth[i];
       const score = fooled ? Infinity : -lp[j * k + truth[i]];
       if (score > bestScore[i]) {

@@ -122,17 +122,17 @@ async function attackRobust(
   robust: Uint8Array,
   attack: { pgdSteps: number; pgdRestarts: number },
 ): Promise<void> {
-  const todo = Array.from(robust.keys()).filter((i) => robust[i] === 1);
-  if (todo.length === 0) return;
-  const index = tf.tensor1d(todo, "int32");
+  const pending = Array.from(robust.keys()).filter((i) => robust[i] === 1);
+  if (pending.length === 0) return;
+  const index = tf.tensor1d(pending, "int32");
   const [xs, ys] = [tf.gather(x, index) as tf.Tensor4D, tf.gather(labels, index) as tf.Tensor1D];
   const { adv, correct } = await pgdWorstCase(model, xs, ys, eps, {
     steps: attack.pgdSteps,
     restarts: attack.pgdRestarts,
-    seeds: todo.map((i) => seeds[i]),
+    seeds: pending.map((i) => seeds[i]),
   });
   tf.dispose([index, xs, ys, adv]);
-  todo.forEach((i, j) => robust[i] = correct[j]);
+  pending.forEach((i, j) => robust[i] = correct[j]);
 }
 
 /**
