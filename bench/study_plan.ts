@@ -7,14 +7,24 @@
  *
  *   deno run -A bench/study_plan.ts docs/results/study/fashion-mnist-reference [--jobs 2]
  *
- * A cell = epochs × (size / rate + per-epoch metrics) + start-up + final eval; the start-up and
- * the first epoch (warm-up) are measured apart. Models with no measured cell yet are listed as
- * such and left out of the totals, which then say so.
+ * A cell = epochs × size / rate + curve epochs × their metrics + the other epochs × validation
+ * alone + final eval (a spec's `curveEvery`/`curveEveryFor`: the test, perturbed and rotated
+ * curves every N epochs and at the last, validation every epoch). An epoch's metrics are
+ * measured as cells ran them; validation alone, until a cell has run such an epoch, is
+ * estimated as a quarter of a curve epoch's (one of its four equal 1000-image passes). Models
+ * with no measured cell yet are listed as such and left out of the totals, which then say so.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { cellArch, cellEpochs, type ExperimentSpec, isTrained } from "../lib/experiment/spec.ts";
+import {
+  cellArch,
+  cellCurveEvery,
+  cellEpochs,
+  type ExperimentSpec,
+  isTrained,
+  validateSpec,
+} from "../lib/experiment/spec.ts";
 import type { Cell } from "../lib/experiment/spec.ts";
 import { runMain, UsageError } from "../scripts/cli.ts";
 
@@ -23,14 +33,19 @@ interface Epoch {
   seconds: number;
   evalSeconds: number;
   imgPerSec: number;
+  /** Present on curve epochs only (train's curveEvery). */
+  testAcc?: number;
 }
 
 /** What one model's measured cells say. */
 export interface ModelRates {
   /** Training images per second, epochs 2 on (the first warms up). */
   rate: number;
-  /** Seconds of the per-epoch metrics (validation and test sets), per epoch. */
+  /** Seconds of a curve epoch's metrics (validation, test, perturbed and rotated sets). */
   epochEval: number;
+  /** Seconds of an epoch's validation alone; `valEstimated` when no cell has run one yet. */
+  valEval: number;
+  valEstimated: boolean;
   /** Seconds of the final evaluation, +tta included where the grid asks for it. */
   finalEval?: number;
   /** Epochs and cells measured. */
@@ -87,6 +102,9 @@ export async function measuredRates(
       images: number;
       seconds: number;
       evals: number;
+      curveEpochs: number;
+      vals: number;
+      valEpochs: number;
       epochs: number;
       finals: number[];
       cells: string[];
@@ -96,11 +114,22 @@ export async function measuredRates(
     const later = (await epochHistory(dir, cell)).filter((e) => e.epoch >= 2);
     if (!later.length) continue;
     const t = totals.get(cell.model) ??
-      { images: 0, seconds: 0, evals: 0, epochs: 0, finals: [], cells: [] };
+      {
+        images: 0,
+        seconds: 0,
+        evals: 0,
+        curveEpochs: 0,
+        vals: 0,
+        valEpochs: 0,
+        epochs: 0,
+        finals: [],
+        cells: [],
+      };
     for (const e of later) {
       t.images += e.imgPerSec * e.seconds;
       t.seconds += e.seconds;
-      t.evals += e.evalSeconds;
+      if (e.testAcc === undefined) (t.vals += e.evalSeconds, t.valEpochs++);
+      else (t.evals += e.evalSeconds, t.curveEpochs++);
       t.epochs++;
     }
     t.cells.push(cell.id);
@@ -112,7 +141,9 @@ export async function measuredRates(
   return new Map(
     [...totals].map(([model, t]) => [model, {
       rate: t.images / t.seconds,
-      epochEval: t.evals / t.epochs,
+      epochEval: t.evals / t.curveEpochs,
+      valEval: t.valEpochs ? t.vals / t.valEpochs : t.evals / t.curveEpochs / 4,
+      valEstimated: t.valEpochs === 0,
       ...(t.finals.length ? { finalEval: t.finals.reduce((a, b) => a + b) / t.finals.length } : {}),
       epochs: t.epochs,
       cells: t.cells,
@@ -120,10 +151,17 @@ export async function measuredRates(
   );
 }
 
+/** A cell's curve epochs: every `curveEvery`-th and the last. */
+export function curveEpochs(epochs: number, every: number): number {
+  return Math.floor(epochs / every) + (epochs % every ? 1 : 0);
+}
+
 /** Seconds a cell takes at these rates: training, per-epoch metrics and final eval. */
 export function cellSeconds(spec: ExperimentSpec, cell: Cell, r: ModelRates): number {
   const epochs = cellEpochs(spec, cell);
-  return epochs * (cell.size / r.rate + r.epochEval) + (r.finalEval ?? 0);
+  const curves = curveEpochs(epochs, cellCurveEvery(spec, cell));
+  return epochs * cell.size / r.rate + curves * r.epochEval + (epochs - curves) * r.valEval +
+    (r.finalEval ?? 0);
 }
 
 /** The plan as comment lines for the experiment file. */
@@ -137,7 +175,8 @@ export function planLines(
   const trained = cells.filter(isTrained);
   const models = [...new Set(trained.map((c) => c.model))];
   lines.push(
-    "measured (train img/s from epoch 2 on; per-epoch metrics; final eval, +tta included):",
+    "measured (train img/s from epoch 2 on; metrics of a curve epoch and of validation alone; " +
+      "final eval, +tta included):",
   );
   for (const m of models) {
     const r = rates.get(m);
@@ -145,7 +184,9 @@ export function planLines(
       r
         ? `  ${m.padEnd(16)} ${r.rate.toFixed(1).padStart(6)} img/s, metrics ${
           r.epochEval.toFixed(1)
-        } s/epoch, final eval ${
+        } s/epoch (validation alone ${r.valEval.toFixed(1)} s${
+          r.valEstimated ? ", estimated" : ""
+        }), final eval ${
           r.finalEval === undefined ? "not yet measured" : duration(r.finalEval)
         } (${r.epochs} epochs of ${r.cells.join(", ")})`
         : `  ${m.padEnd(16)} not measured yet`,
@@ -168,9 +209,9 @@ export function planLines(
       lines.push(
         `  ${m.padEnd(16)} n=${String(size).padEnd(6)} ${
           String(cellEpochs(spec, these[0])).padStart(3)
-        } ep × ${these.length} seeds: ${duration(each).padStart(6)} each${
-          r.finalEval === undefined ? " + final eval (not yet measured)" : ""
-        }`,
+        } ep (curves every ${cellCurveEvery(spec, these[0])}) × ${these.length} seeds: ${
+          duration(each).padStart(6)
+        } each${r.finalEval === undefined ? " + final eval (not yet measured)" : ""}`,
       );
     }
   }
@@ -190,10 +231,12 @@ async function main(): Promise<number> {
   });
   const dir = positionals[0];
   if (!dir) throw new UsageError("usage: deno run -A bench/study_plan.ts DIR [--jobs N]");
-  const saved = await readJson<{ spec: ExperimentSpec; cells: Cell[] }>(`${dir}/experiment.json`);
+  const saved = await readJson<{ spec: unknown; cells: Cell[] }>(`${dir}/experiment.json`);
   if (!saved) throw new Error(`${dir}/experiment.json not found: expected an experiment directory`);
+  // Through the schema: settings added since the directory was made take their defaults.
+  const spec = validateSpec(saved.spec, `${dir}/experiment.json`);
   const rates = await measuredRates(dir, saved.cells);
-  for (const line of planLines(saved.spec, saved.cells, rates, Number(values.jobs))) {
+  for (const line of planLines(spec, saved.cells, rates, Number(values.jobs))) {
     console.log(`# ${line}`);
   }
   return 0;

@@ -12,6 +12,7 @@ import { readSubmissions, slurmStates, submitArray } from "../lib/experiment/slu
 import {
   type Cell,
   cellEpochs,
+  CURVE_KEYS,
   expandCells,
   type ExperimentSpec,
   gridSizes,
@@ -153,23 +154,39 @@ async function loadSaved(out: string): Promise<Saved> {
 }
 
 /** Writes `DIR/experiment.json`, refusing a directory that holds a different experiment. */
-async function saveExperiment(file: string, spec: ExperimentSpec, out: string): Promise<Cell[]> {
+export async function saveExperiment(file: string, spec: ExperimentSpec, out: string): Promise<Cell[]> {
   const cells = expandCells(spec);
   await Deno.mkdir(out, { recursive: true });
   const path = `${out}/experiment.json`;
-  try {
-    const before = JSON.parse(await Deno.readTextFile(path)) as Saved;
-    const changed = Object.keys({ ...before.spec, ...spec }).filter((k) =>
-      JSON.stringify((before.spec as Record<string, unknown>)[k]) !==
-        JSON.stringify((spec as Record<string, unknown>)[k])
-    );
-    if (changed.length) {
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  if (text !== undefined) {
+    // Read back through the schema, so that a setting added since (at its default) is no change.
+    let before: Record<string, unknown>;
+    try {
+      before = validateSpec((JSON.parse(text) as Saved).spec, path);
+    } catch (e) {
       throw new UsageError(
-        `${out} holds a different experiment (${changed.join(", ")} changed): use another --out`,
+        `${path} does not hold a valid experiment (${(e as Error).message.split("\n")[0]}): ` +
+          "use another --out",
       );
     }
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
+    const now = spec as Record<string, unknown>;
+    const changed = Object.keys({ ...before, ...now }).filter((k) =>
+      JSON.stringify(before[k]) !== JSON.stringify(now[k])
+    );
+    const fixed = changed.filter((k) => !CURVE_KEYS.includes(k));
+    if (fixed.length) {
+      throw new UsageError(
+        `${out} holds a different experiment (${fixed.join(", ")} changed): use another --out`,
+      );
+    }
+    if (changed.length) {
+      console.log(
+        `${out}: ${changed.join(", ")} changed since the last run; cells train on with the new ` +
+          "value (it moves only the curve points: training, the checkpoint chosen on validation " +
+          "and eval's numbers are the same)",
+      );
+    }
   }
   await Deno.writeTextFile(path, JSON.stringify({ file, spec, cells }, null, 2) + "\n");
   return cells;

@@ -97,10 +97,14 @@ Deno.test("the report is produced, well-formed, and the same for the same seed",
     provenance: provenance("cpu"),
     date: "2026-11-25",
   };
+  // An epoch between curve points (--curve-every) has train and validation accuracy only.
+  const between = { epoch: 9, trainLoss: 1, trainAcc: 0.5, valAcc: 0.5 };
   const files = await writeReport(out, a, context, {
     baseline: models[0].meta.history,
-    symmetric: models[1].meta.history,
+    symmetric: [...models[1].meta.history, between],
   });
+  const curves = await Deno.readTextFile(`${out}/fig2-training-curves.svg`);
+  assert.ok(!curves.includes("NaN"), "no point for a curve an epoch did not measure");
   const report = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
   for (
     const key of [

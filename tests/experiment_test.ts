@@ -31,7 +31,7 @@ import {
   trainValidationSplit,
 } from "../lib/data/subset.ts";
 import type { Split } from "../lib/data/types.ts";
-import { parseExperimentArgs, splitArgs } from "../scripts/experiment.ts";
+import { parseExperimentArgs, saveExperiment, splitArgs } from "../scripts/experiment.ts";
 
 const BASE = {
   name: "t",
@@ -608,6 +608,7 @@ const VARIANTS = {
   sizesFor: { p4m: [100, 1600], "baseline+rotaug": [100, 1600] },
   epochs: 2,
   epochsFor: { 100: 10 },
+  curveEveryFor: { 100: 5 },
 };
 
 Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor are one-line errors", () => {
@@ -687,6 +688,11 @@ Deno.test("variants: names parse, and bad names, bases, sizesFor and epochsFor a
       { ...BASE, sizes: [10], epochsFor: { 20: 3 } },
       /epochsFor\.20: not a size of the grid \(10\)/,
     ],
+    [
+      { ...BASE, sizes: [10], curveEveryFor: { 20: 3 } },
+      /curveEveryFor\.20: not a size of the grid \(10\)/,
+    ],
+    [{ ...BASE, curveEvery: 0 }, /curveEvery: /],
   ];
   for (const [raw, pattern] of cases) {
     assert.throws(() => validateSpec(raw, "x.yaml"), (e: Error) => {
@@ -769,6 +775,9 @@ Deno.test("variant cells' options: rotaug trains baseline with shift+rotate; bas
     ["baseline", 10, "shift+rotate", 2, 100],
   );
   assert.deepEqual(rot.eval.tta, ["baseline"]);
+  // curveEveryFor at its size, curveEvery (default 1) elsewhere.
+  assert.equal(rot.train.curveEvery, 5);
+  assert.equal(options("baseline-s2-n400-shift_rot90").train.curveEvery, 1);
   const base = options("baseline-s2-n400-shift_rot90");
   assert.deepEqual(
     [base.train.model, base.train.epochs, base.train.augment],
@@ -811,6 +820,43 @@ Deno.test("variant cells' options: rotaug trains baseline with shift+rotate; bas
   const plain = validateSpec({ ...BASE, models: ["baseline"] });
   const [c] = expandCells(plain);
   assert.equal(evalTask(plain, cellPaths("/x", c), c).tta, undefined);
+});
+
+Deno.test("a directory's experiment may change only its curve points between runs", async () => {
+  const out = await Deno.makeTempDir();
+  const logged: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => logged.push(line);
+  try {
+    const first = validateSpec(VARIANTS);
+    const cells = await saveExperiment("v.yaml", first, out);
+    assert.equal(cells.length, expandCells(first).length);
+    // An experiment.json from before curveEvery existed (the key absent) is the same experiment.
+    const saved = JSON.parse(await Deno.readTextFile(`${out}/experiment.json`));
+    delete saved.spec.curveEvery;
+    await Deno.writeTextFile(`${out}/experiment.json`, JSON.stringify(saved));
+    await saveExperiment("v.yaml", first, out);
+    assert.deepEqual(logged, []);
+    // Curve points may move; the log says what changed and that the numbers do not.
+    await saveExperiment("v.yaml", validateSpec({ ...VARIANTS, curveEveryFor: { 100: 2 } }), out);
+    assert.match(logged.join("\n"), /curveEveryFor changed since the last run; .* the same/);
+    // Anything that changes what a cell trains or measures is refused, and the file is kept.
+    const before = await Deno.readTextFile(`${out}/experiment.json`);
+    await assert.rejects(
+      () => saveExperiment("v.yaml", validateSpec({ ...VARIANTS, epochs: 3 }), out),
+      /holds a different experiment \(epochs changed\): use another --out/,
+    );
+    assert.equal(await Deno.readTextFile(`${out}/experiment.json`), before);
+    await Deno.writeTextFile(`${out}/experiment.json`, "{ not json");
+    await assert.rejects(
+      () => saveExperiment("v.yaml", first, out),
+      /experiment\.json does not hold a valid experiment \(.*\): use another --out/,
+    );
+    assert.equal(await Deno.readTextFile(`${out}/experiment.json`), "{ not json");
+  } finally {
+    console.log = log;
+    await Deno.remove(out, { recursive: true });
+  }
 });
 
 /** A fake eval report.json of several entries: `name → [clean, rotated, pgd]`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cellSeconds, duration, evalSeconds, planLines } from "../bench/study_plan.ts";
+import { cellSeconds, curveEpochs, duration, evalSeconds, planLines } from "../bench/study_plan.ts";
 import { expandCells, validateSpec } from "../lib/experiment/spec.ts";
 
 Deno.test("study_plan reads the final eval's time from a log and prices a cell from its rates", () => {
@@ -20,10 +20,23 @@ Deno.test("study_plan reads the final eval's time from a log and prices a cell f
     epochsFor: { 100: 10 },
   });
   const cells = expandCells(spec);
-  const r = { rate: 50, epochEval: 3, finalEval: 60, epochs: 9, cells: ["c"] };
+  const r = {
+    rate: 50,
+    epochEval: 3,
+    valEval: 1,
+    valEstimated: false,
+    finalEval: 60,
+    epochs: 9,
+    cells: ["c"],
+  };
   // 10 epochs × (100 images / 50 img/s + 3 s) + 60 s, and 2 × (400 / 50 + 3) + 60.
   assert.equal(cellSeconds(spec, cells.find((c) => c.size === 100)!, r), 110);
   assert.equal(cellSeconds(spec, cells.find((c) => c.size === 400)!, r), 82);
+  // Curves every 4 of 10 epochs: at 4, 8 and 10; the other 7 epochs measure validation alone.
+  assert.deepEqual([curveEpochs(10, 4), curveEpochs(8, 4), curveEpochs(3, 1)], [3, 2, 3]);
+  const sparse = validateSpec({ ...spec, curveEveryFor: { 100: 4 } });
+  // 10 × 100 / 50 + 3 × 3 s + 7 × 1 s + 60 s.
+  assert.equal(cellSeconds(sparse, cells.find((c) => c.size === 100)!, r), 96);
   const lines = planLines(spec, cells, new Map([["baseline", r]]), 2);
   assert.ok(lines.some((l) => /symmetric\s+not measured yet/.test(l)), lines.join("\n"));
   // baseline: 2 seeds × (110 + 82) s = 384 s of cell time, 192 s wall at 2 jobs.

@@ -167,6 +167,53 @@ Deno.test("an interrupted run resumed with --resume gives the same curve and wei
   await Deno.remove(split, { recursive: true });
 });
 
+Deno.test("--curve-every: curves only every N epochs and at the last, training and choice unchanged", async () => {
+  const val = { epochs: 3, valFraction: 0.25 };
+  const outs = [await Deno.makeTempDir(), await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const every = await trainModel("baseline", dataset, options(outs[0], val), context, quiet);
+  const sparse = await trainModel(
+    "baseline",
+    dataset,
+    options(outs[1], { ...val, curveEvery: 2 }),
+    context,
+    quiet,
+  );
+  const curves = ["testAcc", "perturbedAcc", "rotatedAcc"];
+  // Epoch 1 has no curve point, epoch 2 is one (2 | 2), epoch 3 is the last.
+  assert.deepEqual(
+    sparse.epochs.map((r) => curves.filter((k) => k in r).length),
+    [0, 3, 3],
+  );
+  for (let e = 0; e < 3; e++) {
+    // Validation every epoch, and the same numbers: skipping curve points changes no training.
+    for (const key of ["trainLoss", "trainAcc", "valAcc"]) {
+      assert.equal(sparse.epochs[e][key], every.epochs[e][key], `epoch ${e + 1} ${key}`);
+    }
+    for (const key of curves) {
+      if (key in sparse.epochs[e]) assert.equal(sparse.epochs[e][key], every.epochs[e][key]);
+    }
+  }
+  for (const dir of ["baseline", "baseline-best"]) {
+    const [a, b] = await Promise.all(outs.slice(0, 2).map((o) => loadCheckpoint(`${o}/${dir}`)));
+    assert.equal(a.meta.epoch, b.meta.epoch, dir);
+    a.model.getWeights().forEach((w, i) =>
+      assert.equal(maxAbsDiff(w, b.model.getWeights()[i]), 0, `${dir} ${a.model.weights[i].name}`)
+    );
+  }
+  // Without a validation split test chooses the checkpoint, so it is measured every epoch.
+  const noVal = await trainModel(
+    "baseline",
+    dataset,
+    options(outs[2], { epochs: 3, curveEvery: 2 }),
+    context,
+    quiet,
+  );
+  assert.ok(noVal.epochs.every((r) => curves.every((k) => k in r)));
+  assert.throws(() => parseTrainArgs(["--curve-every", "0"]), /--curve-every: expected/);
+  assert.equal(parseTrainArgs(["--curve-every", "5"]).options.curveEvery, 5);
+  for (const o of outs) await Deno.remove(o, { recursive: true });
+});
+
 Deno.test("a non-finite loss stops training with a clear error and keeps the checkpoint", async () => {
   const out = await Deno.makeTempDir();
   await trainModel("baseline", dataset, options(out, { epochs: 1 }), context, quiet);

@@ -184,7 +184,10 @@ export async function writeReport(
   const figures: [string, string, Promise<string>][] = [];
   const curves = names.flatMap((n) =>
     (histories[n] ?? []).flatMap((h) =>
-      ["trainAcc", "testAcc", "perturbedAcc", "rotatedAcc"].map((metric) => ({
+      // The test / perturbed / rotated curves skip the epochs between curve points (curveEvery).
+      ["trainAcc", "testAcc", "perturbedAcc", "rotatedAcc"].filter((m) => h[m] != null).map((
+        metric,
+      ) => ({
         model: n,
         epoch: Number(h.epoch),
         metric: metric.replace("Acc", ""),

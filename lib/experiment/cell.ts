@@ -28,6 +28,7 @@ import { parseTrainTask, type TrainTask } from "../train/options.ts";
 import {
   type Cell,
   cellArch,
+  cellCurveEvery,
   cellEpochs,
   cellMicroBatch,
   type ExperimentSpec,
@@ -97,6 +98,7 @@ export function trainTask(
     trainSize: cell.size,
     valFraction: spec.valFraction,
     evalLimit: spec.epochEvalLimit,
+    curveEvery: cellCurveEvery(spec, cell),
     backend: spec.backend,
     out: paths.ckpt,
     resume,

@@ -79,6 +79,13 @@ export const ExperimentSpecSchema = z.object({
    */
   epochsFor: z.record(z.string(), T.epochs.removeDefault()).optional(),
   /**
+   * Epochs between the test / perturbed / rotated curve points (train's curveEvery; validation,
+   * which chooses the reported checkpoint, is measured every epoch), and per size (keys as in
+   * `epochsFor`): where a cell's per-epoch measurements cost more than its training.
+   */
+  curveEvery: T.curveEvery,
+  curveEveryFor: z.record(z.string(), T.curveEvery.removeDefault()).optional(),
+  /**
    * Seeds at a given training-set size (keys as in `epochsFor`), replacing `seeds` there: small
    * subsets are cheap cells whose seed-to-seed spread is the widest, so they get more seeds.
    */
@@ -214,19 +221,37 @@ export function cellMicroBatch(
   return spec.microBatchFor?.[cell.model] ?? 0;
 }
 
+/**
+ * Settings a grid may change between runs of one experiment directory: they move only the
+ * per-epoch curve points, never what a cell trains, the checkpoint it reports or eval's numbers.
+ */
+export const CURVE_KEYS: readonly string[] = ["curveEvery", "curveEveryFor"];
+
+/** A per-size setting's value at `size` (keys are sizes as written), else `fallback`. */
+function atSize<V>(bySize: Record<string, V> | undefined, size: number, fallback: V): V {
+  const own = Object.entries(bySize ?? {}).find(([k]) => Number(k) === size);
+  return own ? own[1] : fallback;
+}
+
 /** The epochs a cell trains: `epochsFor` at its size, else `epochs`. */
 export function cellEpochs(
   spec: ExperimentSpec,
   cell: Pick<Cell, "size">,
 ): number {
-  const own = Object.entries(spec.epochsFor ?? {}).find(([k]) => Number(k) === cell.size);
-  return own ? own[1] : spec.epochs;
+  return atSize(spec.epochsFor, cell.size, spec.epochs);
+}
+
+/** Epochs between a cell's curve points: `curveEveryFor` at its size, else `curveEvery`. */
+export function cellCurveEvery(
+  spec: ExperimentSpec,
+  cell: Pick<Cell, "size">,
+): number {
+  return atSize(spec.curveEveryFor, cell.size, spec.curveEvery);
 }
 
 /** The seeds of a grid size: `seedsFor` at that size, else `seeds`. */
 export function sizeSeeds(spec: ExperimentSpec, size: number): number[] {
-  const own = Object.entries(spec.seedsFor ?? {}).find(([k]) => Number(k) === size);
-  return own ? own[1] : spec.seeds;
+  return atSize(spec.seedsFor, size, spec.seeds);
 }
 
 /** Whether a grid model has a training run of its own (not a `+tta` evaluation). */
@@ -348,11 +373,13 @@ export function validateSpec(
       throw new SpecError(`${source}: seedsFor.${key}: ${dup} is listed twice`);
     }
   }
-  for (const key of Object.keys(spec.epochsFor ?? {})) {
-    if (!gridSizes(spec).includes(Number(key))) {
-      throw new SpecError(
-        `${source}: epochsFor.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
-      );
+  for (const name of ["epochsFor", "curveEveryFor"] as const) {
+    for (const key of Object.keys(spec[name] ?? {})) {
+      if (!gridSizes(spec).includes(Number(key))) {
+        throw new SpecError(
+          `${source}: ${name}.${key}: not a size of the grid (${gridSizes(spec).join(", ")})`,
+        );
+      }
     }
   }
   // One kind across the grid, so that sizes sort and pair as numbers.

@@ -149,6 +149,14 @@ export const TrainTaskSchema = z.strictObject({
     arg: "N",
     help: "test images used for the per-epoch metrics (default {default}; 0 = all)",
   }),
+  /** Epochs between the test / perturbed / rotated curve points; validation is every epoch. */
+  curveEvery: z.number().int().min(1).default(1).meta({
+    arg: "N",
+    help: "measure the test, perturbed and rotated accuracy curves every N epochs and at the " +
+      "last; validation accuracy, which chooses <model>-best, is measured every epoch (and so " +
+      "is test accuracy when there is no validation split, since it then chooses) (default " +
+      "{default})",
+  }),
   /** Pure-wasm data-parallel worker threads (data_parallel.ts); 0 = one process. */
   workers: z.number().int().min(0).max(256).default(0).meta({
     arg: "N",
@@ -247,6 +255,7 @@ export const TrainOptionsSchema = z.object({
   trainSize: T.trainSize,
   valFraction: T.valFraction,
   evalLimit: T.evalLimit,
+  curveEvery: T.curveEvery,
   workers: T.workers,
   microBatch: T.microBatch,
 });

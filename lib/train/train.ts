@@ -41,6 +41,13 @@ export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
+/** The per-epoch curves beside validation: accuracy on test, perturbed and rotated images. */
+export interface CurveMetrics {
+  testAcc: number;
+  perturbedAcc: number;
+  rotatedAcc: number;
+}
+
 /**
  * Test metrics of one model: clean, perturbed (noise σ + shift) and randomly rotated, with eval's
  * definitions and default seed (lib/eval/measures.ts): the same images every epoch, and the
@@ -50,7 +57,7 @@ export async function testMetrics(
   model: tf.LayersModel,
   test: Split,
   limit: number,
-): Promise<{ testAcc: number; perturbedAcc: number; rotatedAcc: number }> {
+): Promise<CurveMetrics> {
   const lim = limit || test.count;
   return {
     testAcc: await accuracy(model, test, { limit: lim }),
@@ -244,7 +251,12 @@ export async function trainModel(
       bar?.done();
       const trainSeconds = sums.seconds + (performance.now() - started) / 1000;
       const evalStart = performance.now();
-      const metrics = await testMetrics(model, dataset.test, options.evalLimit);
+      // The curves every curveEvery epochs and at the last; test every epoch when it chooses.
+      const curve = !validation || (epoch + 1) % options.curveEvery === 0 ||
+        epoch + 1 === options.epochs;
+      const metrics: Partial<CurveMetrics> = curve
+        ? await testMetrics(model, dataset.test, options.evalLimit)
+        : {};
       // The reported checkpoint is chosen on held-out training images, never on test data.
       const valAcc = validation
         ? await accuracy(model, validation, { limit: options.evalLimit || validation.count })
@@ -262,7 +274,8 @@ export async function trainModel(
         imgPerSec: Number((sums.seen / trainSeconds).toFixed(1)),
       };
       history.push(row);
-      const score = valAcc ?? metrics.testAcc;
+      // Without a validation split every epoch measures test, which then chooses.
+      const score = valAcc ?? metrics.testAcc!;
       const improved = score > run.best;
       if (improved) run.best = score;
       await save({ ...FRESH, epoch: epoch + 1 });
@@ -401,12 +414,13 @@ function firstImages(split: Split, limit: number): Split {
 
 const pct = (v: number | string | null) => `${(100 * Number(v)).toFixed(1)}%`;
 
+/** The epoch's summary line: the accuracies it measured (curves only on curve epochs). */
 function epochLine(name: string, row: EpochMetrics, epochs: number, evalSeconds: number): string {
+  const measured = (["train", "test", "perturbed", "rotated", "val"] as const)
+    .filter((k) => row[`${k}Acc`] !== undefined)
+    .map((k) => `${k} ${pct(row[`${k}Acc`])}`);
   return `${name} epoch ${row.epoch}/${epochs}: loss ${Number(row.trainLoss).toFixed(3)} ` +
-    `train ${pct(row.trainAcc)} test ${pct(row.testAcc)} perturbed ${pct(row.perturbedAcc)} ` +
-    `rotated ${pct(row.rotatedAcc)}${row.valAcc === undefined ? "" : ` val ${pct(row.valAcc)}`} | ${
-      formatDuration(Number(row.seconds))
-    } ${row.imgPerSec} img/s, ` +
+    `${measured.join(" ")} | ${formatDuration(Number(row.seconds))} ${row.imgPerSec} img/s, ` +
     `eval ${formatDuration(evalSeconds)}`;
 }
 
