@@ -154,7 +154,11 @@ async function loadSaved(out: string): Promise<Saved> {
 }
 
 /** Writes `DIR/experiment.json`, refusing a directory that holds a different experiment. */
-export async function saveExperiment(file: string, spec: ExperimentSpec, out: string): Promise<Cell[]> {
+export async function saveExperiment(
+  file: string,
+  spec: ExperimentSpec,
+  out: string,
+): Promise<Cell[]> {
   const cells = expandCells(spec);
   await Deno.mkdir(out, { recursive: true });
   const path = `${out}/experiment.json`;
