@@ -42,11 +42,14 @@ export class Progress {
     this.#write = options.write ?? ((s) => Deno.stderr.writeSync(encoder.encode(s)));
   }
 
-  /** Reports `done` of `total` steps, `items` processed so far, and extra fields. */
-  update(done: number, items: number, fields = ""): void {
+  /**
+   * Reports `done` of `total` steps, `items` processed so far, and extra fields; `etaSeconds`
+   * replaces the ETA of equal steps where the caller knows the steps left cost differently.
+   */
+  update(done: number, items: number, fields = "", etaSeconds?: number): void {
     const elapsed = (performance.now() - this.#start) / 1000;
     const rate = items / Math.max(elapsed, 1e-9);
-    const eta = done > 0 ? elapsed * (this.#total - done) / done : NaN;
+    const eta = etaSeconds ?? (done > 0 ? elapsed * (this.#total - done) / done : NaN);
     const pct = this.#total ? done / this.#total : 1;
     const text = `${this.#label} ${done}/${this.#total} ${fields} ${
       rate.toFixed(1)

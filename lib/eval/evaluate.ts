@@ -173,8 +173,13 @@ export async function evaluate(
     ...sweep.pgdSanity.map((eps) => ({ eps, kind: "pgdSanity" })),
   ];
   const batches = Math.ceil(n / bs);
+  const attackBatches = Math.ceil(nAdv / bs);
   const bar = options.progress === false ? undefined : new Progress("eval", batches);
+  // Seconds of the measures and of the attacks so far: the first attackBatches batches also
+  // run the attacks, many times the measures' cost, so the ETA prices the two apart.
+  const spent = { measures: 0, attacks: 0 };
   for (let b = 0; b < batches; b++) {
+    const batchStart = performance.now();
     const start = b * bs, size = Math.min(bs, n - start);
     const x = imagesToTensor(test, start, size);
     const labels = test.labels.subarray(start, start + size);
@@ -208,6 +213,8 @@ export async function evaluate(
       }
       t.dispose();
     }
+    const attackStart = performance.now();
+    spent.measures += (attackStart - batchStart) / 1000;
     if (start < nAdv) {
       const m = Math.min(size, nAdv - start);
       const xa = x.slice([0, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
@@ -265,7 +272,15 @@ export async function evaluate(
       ya.dispose();
     }
     x.dispose();
-    bar?.update(b + 1, start + size);
+    spent.attacks += (performance.now() - attackStart) / 1000;
+    const attacksLeft = Math.max(0, attackBatches - b - 1);
+    bar?.update(
+      b + 1,
+      start + size,
+      attacksLeft ? `(attacks on the first ${nAdv}: batch ${b + 1} of ${attackBatches})` : "",
+      (batches - b - 1) * spent.measures / (b + 1) +
+        (attacksLeft ? attacksLeft * spent.attacks / (b + 1) : 0),
+    );
   }
   bar?.done();
   const results: Record<string, ModelEval> = {};
