@@ -250,7 +250,9 @@ async function run(args: Extract<ReturnType<typeof parseExperimentArgs>, { comma
   Deno.addSignalListener("SIGINT", onSignal);
   const started = performance.now();
   try {
-    const { results, interrupted } = await runLocal(spec, pending, args.out, {
+    // Every trained cell, so that the progress line counts the ones done before this run too
+    // (runLocal skips them).
+    const { results, interrupted } = await runLocal(spec, trained, args.out, {
       jobs: args.jobs,
       signal: controller.signal,
     });
