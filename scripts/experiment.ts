@@ -37,6 +37,9 @@ its own epochs (lib/experiment/spec.ts; docs/results/study/*.yaml).
                                       divided between them (OMP_NUM_THREADS = cores / N);
                                       again: finished cells are skipped, interrupted ones
                                       resume from their checkpoints; Ctrl-C stops cleanly
+    --models LIST                     with run (local or --slurm): only these models' cells
+                                      now (a +tta model's are its base's), e.g. the cheap
+                                      models before the costly ones; the rest wait
   run FILE --out DIR --slurm [--slurm-args "ARGS"]
                                       submit the unfinished cells as one Slurm job array
                                       (sbatch --array); ARGS go to sbatch, e.g.
@@ -72,6 +75,7 @@ export function parseExperimentArgs(args: string[]) {
       jobs: { type: "string" },
       slurm: { type: "boolean" },
       "slurm-args": { type: "string" },
+      models: { type: "string" },
       index: { type: "string" },
       help: { type: "boolean" },
     },
@@ -97,7 +101,7 @@ export function parseExperimentArgs(args: string[]) {
     }
   };
   if (command === "run") {
-    only(["out", "jobs", "slurm", "slurm-args"]);
+    only(["out", "jobs", "slurm", "slurm-args", "models"]);
     if (!values.out) throw new UsageError("run: --out DIR is required");
     const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 1024) {
@@ -118,6 +122,7 @@ export function parseExperimentArgs(args: string[]) {
       jobs,
       slurm: values.slurm === true,
       slurmArgs: splitArgs(values["slurm-args"] ?? ""),
+      ...(values.models === undefined ? {} : { models: modelList(values.models) }),
     };
   }
   if (command === "cell") {
@@ -130,6 +135,33 @@ export function parseExperimentArgs(args: string[]) {
   }
   only([]);
   return { command: command as "status" | "aggregate", out: target.replace(/\/+$/, "") };
+}
+
+/** `--models a,b`: the names, non-empty; which are the experiment's is checked against it. */
+function modelList(text: string): string[] {
+  const names = text.split(",").map((m) => m.trim());
+  if (names.some((m) => !m)) {
+    throw new UsageError(`--models: expected comma-separated model names, got "${text}"`);
+  }
+  return names;
+}
+
+/**
+ * The cells of `models` (a `+tta` model's are its base's: its base cell measures it); every
+ * cell when `models` is undefined. A name the experiment does not list is a one-line error.
+ */
+export function cellsOfModels(spec: ExperimentSpec, cells: Cell[], models?: string[]): Cell[] {
+  if (!models) return cells;
+  const unknown = models.find((m) => !spec.models.includes(m));
+  if (unknown !== undefined) {
+    throw new UsageError(
+      `--models: "${unknown}" is not a model of ${spec.name} (${spec.models.join(", ")})`,
+    );
+  }
+  const ids = new Set(
+    cells.filter((c) => models.includes(c.model)).map((c) => c.evaluatedIn ?? c.id),
+  );
+  return cells.filter((c) => ids.has(c.id));
 }
 
 interface Saved {
@@ -201,16 +233,28 @@ async function run(args: Extract<ReturnType<typeof parseExperimentArgs>, { comma
   const cells = await saveExperiment(args.file, spec, args.out);
   const statuses = await Promise.all(cells.map((c) => cellStatus(args.out, c)));
   // +tta cells are measured by their base cell's eval: only trained cells run or go to Slurm.
-  const pending = cells.filter((c, i) => statuses[i].state !== "done" && isTrained(c));
-  const trained = cells.filter(isTrained);
+  const all = cells.filter((c, i) => statuses[i].state !== "done" && isTrained(c));
+  const chosen = new Set(cellsOfModels(spec, cells, args.models).map((c) => c.id));
+  const pending = all.filter((c) => chosen.has(c.id));
+  const trained = cells.filter((c) => isTrained(c) && chosen.has(c.id));
   const tta = cells.length - trained.length;
   console.log(
     `${spec.name}: ${cells.length} cells (${spec.models.length} models × ${spec.seeds.length} seeds × up to ${
       gridSizes(spec).length
     } sizes × ${spec.augmentations.length} augmentations${
       tta ? `; ${tta} +tta cells evaluated in their base cells` : ""
-    }), ${trained.length - pending.length} of ${trained.length} trained cells already done`,
+    }), ${cells.filter(isTrained).length - all.length} of ${
+      cells.filter(isTrained).length
+    } trained cells already done`,
   );
+  if (args.models) {
+    console.log(
+      `--models ${
+        args.models.join(",")
+      }: ${pending.length} of the ${all.length} unfinished cells ` +
+        `(the other ${all.length - pending.length} wait; run without --models to include them)`,
+    );
+  }
   if (args.slurm) {
     const states = await slurmStates(await readSubmissions(args.out));
     const active = new Set(["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED"]);

@@ -31,7 +31,12 @@ import {
   trainValidationSplit,
 } from "../lib/data/subset.ts";
 import type { Split } from "../lib/data/types.ts";
-import { parseExperimentArgs, saveExperiment, splitArgs } from "../scripts/experiment.ts";
+import {
+  cellsOfModels,
+  parseExperimentArgs,
+  saveExperiment,
+  splitArgs,
+} from "../scripts/experiment.ts";
 
 const BASE = {
   name: "t",
@@ -400,6 +405,37 @@ Deno.test("experiment flags: one-line errors naming the flag", () => {
   }
   assert.equal(threadsPerCell(16, 3), 5);
   assert.equal(threadsPerCell(2, 4), 1);
+  const some = parseExperimentArgs(["run", "x.yaml", "--out", "d", "--models", "p4m,baseline+tta"]);
+  assert.deepEqual(some.command === "run" && some.models, ["p4m", "baseline+tta"]);
+  assert.throws(
+    () => parseExperimentArgs(["run", "x.yaml", "--out", "d", "--models", "p4m,"]),
+    /--models: expected comma-separated model names, got "p4m,"/,
+  );
+  assert.throws(
+    () => parseExperimentArgs(["status", "d", "--models", "p4m"]),
+    /--models: not a flag of "status"/,
+  );
+});
+
+Deno.test("run --models: only those models' cells, a +tta model's being its base's", () => {
+  const spec = validateSpec(VARIANTS);
+  const cells = expandCells(spec);
+  const ids = (models?: string[]) => cellsOfModels(spec, cells, models).map((c) => c.id);
+  assert.equal(ids().length, cells.length);
+  const p4m = ids(["p4m"]);
+  assert.ok(p4m.length > 0 && p4m.every((id) => id.startsWith("p4m-")), p4m.join());
+  // baseline+tta is measured in baseline's cells: listing it selects them (and itself).
+  const tta = cellsOfModels(spec, cells, ["baseline+tta"]);
+  assert.ok(tta.some((c) => c.model === "baseline" && !c.evaluatedIn));
+  assert.ok(tta.every((c) => c.model === "baseline" || c.model === "baseline+tta"));
+  assert.deepEqual(
+    new Set(tta.filter((c) => !c.evaluatedIn).map((c) => c.id)),
+    new Set(cells.filter((c) => c.model === "baseline").map((c) => c.id)),
+  );
+  assert.throws(
+    () => cellsOfModels(spec, cells, ["rotscale"]),
+    /--models: "rotscale" is not a model of t \(baseline, symmetric, p4m, /,
+  );
 });
 
 Deno.test("a failed program's reported line is its error, not the runner's markers", () => {
