@@ -17,7 +17,10 @@ export interface LocalOptions {
   cores?: number;
   /** Abort to stop: running cells are interrupted (train saves), no new cell starts. */
   signal?: AbortSignal;
-  /** Receives the progress line (default: stderr, redrawn every 2 s and on every change). */
+  /**
+   * Receives the progress line (default: stderr, every 2 s and on every change; off a terminal
+   * only when it changed).
+   */
   progress?: (line: string) => void;
   /** Milliseconds between progress lines (default 2000). */
   intervalMs?: number;
@@ -62,7 +65,13 @@ export async function runLocal(
   let finishedHere = 0;
   const before = (await Promise.all(cells.map((c) => cellStatus(out, c))))
     .filter((s) => s.state === "done").length;
-  const write = options.progress ?? ((line: string) => console.error(line));
+  // Off a terminal (a log file) a line is written only when it says something new.
+  let last = "";
+  const write = options.progress ?? ((line: string) => {
+    if (line === last && !Deno.stderr.isTerminal()) return;
+    last = line;
+    console.error(line);
+  });
 
   const report = async () => {
     const done = before + results.filter((r) => r.outcome === "done").length;
