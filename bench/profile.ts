@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DataParallel } from "../lib/train/data_parallel.ts";
 import type { ModelConfig, ModelName } from "../lib/model/models.ts";
+import { logitsOf } from "../lib/model/predict.ts";
 
 /** One `tf.conv2d` call of a trunk, per image (stride 1, "same" padding: output = input size). */
 export interface ConvShape {
@@ -174,7 +175,7 @@ export function makeSteps(model: tf.LayersModel, o: StepOptions): Steps {
       return value;
     },
     async infer() {
-      const logits = model.predict(x) as tf.Tensor;
+      const logits = logitsOf(model, x); // one pass, as evaluation runs it
       await logits.data();
       logits.dispose();
     },

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { mixSeed } from "../data/rng.ts";
+import { logitsOf } from "../model/predict.ts";
 import type { BatchSeed } from "../transforms.ts";
 
 /**
@@ -173,7 +174,7 @@ export async function pgdWorstCase(
     if (index) tf.dispose([index, xs, ys]);
     // Score: +∞ when fooled, else the image's cross-entropy.
     const [logp, predicted] = tf.tidy(() => {
-      const lp = tf.logSoftmax(model.predict(adv) as tf.Tensor2D);
+      const lp = tf.logSoftmax(logitsOf(model, adv));
       return [lp, lp.argMax(1)] as const;
     });
     const [lp, pred] = await Promise.all([logp.data(), predicted.data()]);

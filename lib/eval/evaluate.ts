@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { fgsm, pgdWorstCase } from "./attacks.ts";
 import type { Split } from "../data/mod.ts";
 import { invarianceScore } from "./invariance.ts";
-import { imagesToTensor } from "../model/predict.ts";
+import { imagesToTensor, logitsOf } from "../model/predict.ts";
 import { Progress } from "../progress.ts";
 import { imageSeeds, measures, PGD_RESTARTS, type SweepName, SWEEPS } from "./measures.ts";
 import { encodeBits, encodeScores, type Outcomes, rowKey, testSetHash } from "./outcomes.ts";
@@ -82,7 +82,7 @@ export interface Evaluation {
 }
 
 async function probabilities(model: tf.LayersModel, x: tf.Tensor4D): Promise<Float32Array> {
-  const p = tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor));
+  const p = tf.tidy(() => tf.softmax(logitsOf(model, x)));
   const out = await p.data() as Float32Array;
   p.dispose();
   return out;

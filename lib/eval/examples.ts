@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Split } from "../data/mod.ts";
 import type { CheckpointMeta } from "../model/checkpoint.ts";
-import { imagesToTensor } from "../model/predict.ts";
+import { imagesToTensor, logitsOf } from "../model/predict.ts";
 import { gaussianNoise, rotate, zoom } from "../transforms.ts";
 import { argmax, invarianceScore } from "./invariance.ts";
 
@@ -64,7 +64,7 @@ export async function measureExamples(
   try {
     const probs = await Promise.all(models.map((m) =>
       Promise.all(views.map(async (v) => {
-        const p = tf.tidy(() => tf.softmax(m.model.predict(v) as tf.Tensor));
+        const p = tf.tidy(() => tf.softmax(logitsOf(m.model, v)));
         const d = await p.data() as Float32Array;
         p.dispose();
         return d;

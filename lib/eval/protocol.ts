@@ -53,7 +53,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { inputGradient } from "./attacks.ts";
 import type { Split } from "../data/mod.ts";
-import { imagesToTensor } from "../model/predict.ts";
+import { imagesToTensor, logitsOf } from "../model/predict.ts";
 import { Progress } from "../progress.ts";
 import { lookup } from "../validate.ts";
 
@@ -172,7 +172,7 @@ export function epsInSpace(eps: number, p: Protocol): number {
 /** Logits of a batch in the role's batch-norm mode. */
 export function logitsIn(model: tf.LayersModel, x: tf.Tensor4D, mode: BatchNormMode): tf.Tensor2D {
   return tf.tidy(() =>
-    (mode === "training" ? model.apply(x, { training: true }) : model.predict(x)) as tf.Tensor2D
+    (mode === "training" ? model.apply(x, { training: true }) : logitsOf(model, x)) as tf.Tensor2D
   );
 }
 
