@@ -8,9 +8,9 @@
  * another verdict, that one too (computed by the same `verdict`), since with three seeds the
  * bootstrap's seed level is coarse (docs/experiments.md "Reading the summary").
  *
- *   deno run -A bench/study_table.ts docs/results/study/synthetic docs/results/study/fashion-mnist
- *   cd docs && deno run -A ../bench/study_table.ts results/study/synthetic \
- *     results/study/fashion-mnist
+ *   deno run -A bench/study_table.ts docs/results/study/synthetic-tiny docs/results/study/fashion-mnist-tiny
+ *   cd docs && deno run -A ../bench/study_table.ts results/study/synthetic-tiny \
+ *     results/study/fashion-mnist-tiny
  *
  * Links are the directories as given: the first for the README, the second for docs/results.md.
  *

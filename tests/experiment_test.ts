@@ -1085,8 +1085,8 @@ Deno.test("the study files validate: 3+ seeds, issue 18's models, baseline and s
   const files = [...Deno.readDirSync(STUDY)].filter((e) => e.name.endsWith(".yaml"));
   assert.deepEqual(files.map((f) => f.name).sort(), [
     "fashion-mnist-reference.yaml",
-    "fashion-mnist.yaml",
-    "synthetic.yaml",
+    "fashion-mnist-tiny.yaml",
+    "synthetic-tiny.yaml",
   ]);
   for (const f of files) {
     const spec = await readSpec(`${STUDY}${f.name}`);

@@ -697,7 +697,7 @@ export interface SummaryComparison {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * const { mismatches } = await compareSummary("docs/results/study/fashion-mnist");
+ * const { mismatches } = await compareSummary("docs/results/study/fashion-mnist-tiny");
  * assert.deepEqual(mismatches, []);
  * ```
  */

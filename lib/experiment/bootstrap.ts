@@ -70,7 +70,7 @@ export type PerImage = Record<string, Float64Array>;
  * @example
  * ```ts
  * import { validateOutcomes } from "../eval/outcomes.ts";
- * const file = "docs/results/study/fashion-mnist/baseline-s1-n300-shift/eval/outcomes.json";
+ * const file = "docs/results/study/fashion-mnist-tiny/baseline-s1-n300-shift/eval/outcomes.json";
  * const o = validateOutcomes(JSON.parse(await Deno.readTextFile(file)), file);
  * perImageMetrics(o, "baseline").clean; // Float64Array of 0/1, o.images long
  * ```
