@@ -225,6 +225,50 @@ export interface Timing {
   samples: number[];
 }
 
+/** Channels of {@linkcode plainConvStep}'s convolution: issue 24's yardstick is 64 → 64. */
+export const PLAIN_CONV_CHANNELS = 64;
+
+/**
+ * One training step of a plain c → c 3×3 convolution (stride 1, same padding, no bias,
+ * channels-last) on a fixed output gradient: forward, input gradient and filter gradient, the
+ * three passes a trained conv layer runs; `flops` is 3× the forward's. PyTorch's counterpart is
+ * `bench/torch_reference.py --plain-conv`. The yardstick the models' training GFLOP/s are read
+ * against.
+ */
+export function plainConvStep(batch: number, size: number, c = PLAIN_CONV_CHANNELS) {
+  const x = tf.randomUniform([batch, size, size, c], 0, 1, "float32", 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, c, c], 0, 0.05, "float32", 2) as tf.Tensor4D;
+  const dy = tf.randomNormal([batch, size, size, c], 0, 1, "float32", 3) as tf.Tensor4D;
+  const conv = { strides: 1, pad: "same", dataFormat: "NHWC", dilations: 1 };
+  /** The forward, ∂x and ∂w of the layer at output gradient dy. */
+  const passes = () => [
+    tf.conv2d(x, w, 1, "same"),
+    tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, {
+      ...conv,
+      inputShape: x.shape,
+    }) as tf.Tensor,
+    tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      ...conv,
+      filterShape: w.shape,
+    }) as tf.Tensor,
+  ];
+  return {
+    flops: 3 * 2 * batch * size * size * c * c * 9,
+    x,
+    w,
+    dy,
+    passes,
+    async run() {
+      const outs = passes();
+      await Promise.all(outs.map((t) => t.data()));
+      tf.dispose(outs);
+    },
+    dispose() {
+      tf.dispose([x, w, dy]);
+    },
+  };
+}
+
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -24,6 +24,8 @@ import { DataParallel } from "../lib/train/data_parallel.ts";
 import {
   makeParallelTrain,
   makeSteps,
+  PLAIN_CONV_CHANNELS,
+  plainConvStep,
   profileKernels,
   time,
   trunkFlops,
@@ -385,7 +387,7 @@ export function torchArgs(run: TorchRun): string[] {
 async function runTorch(
   pythons: string[],
   run: TorchRun,
-): Promise<{ result?: TorchResult; note: string }> {
+): Promise<{ result?: TorchResult; python?: string; note: string }> {
   const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
   const skipped = (why: string) => ({ note: `PyTorch comparison skipped: ${why}` });
   try {
@@ -419,6 +421,7 @@ async function runTorch(
   const { batch, size, channels, classes, steps, warmup, threads } = run;
   return {
     result: parsed.data,
+    python,
     note:
       `PyTorch ${version} (${python}, Python ${pyVersion}), ${threads} threads: ${TORCH_SCRIPT} ` +
       `(${Object.keys(parsed.data).join(", ")} trunk${
@@ -427,6 +430,42 @@ async function runTorch(
       `${batch}, ${size}×${size}×${channels}, ${classes} classes, mean of ${steps} timed ` +
       `step(s) after ${warmup} warm-up)`,
   };
+}
+
+/**
+ * PyTorch's GFLOP/s on the plain-conv yardstick (`torch_reference.py --plain-conv`, at the
+ * run's batch, size, steps and threads), or why there is none.
+ */
+async function runTorchPlainConv(
+  python: string,
+  run: TorchRun,
+): Promise<{ gflops: number } | { why: string }> {
+  const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
+  const out = await new Deno.Command(python, {
+    args: [
+      script,
+      String(run.threads),
+      "--plain-conv",
+      ...["batch", "size", "steps", "warmup"].flatMap((k) => [
+        `--${k}`,
+        String(run[k as keyof TorchRun]),
+      ]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const parsed = z.object({ plain_conv_gflops: z.number() }).safeParse(
+    (() => {
+      try {
+        return JSON.parse(new TextDecoder().decode(out.stdout));
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
+  if (out.success && parsed.success) return { gflops: parsed.data.plain_conv_gflops };
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
+  return { why: `${TORCH_SCRIPT} --plain-conv failed (exit ${out.code}): ${err}` };
 }
 
 const fmt = (x: number, digits = 1) =>
@@ -540,6 +579,7 @@ async function main(): Promise<number> {
   );
 
   let torch: TorchResult | undefined;
+  let torchPlain: { gflops: number } | { why: string } = { why: "no PyTorch run" };
   const plan = torchRun(a);
   if ("why" in plan) {
     say(`PyTorch comparison skipped: ${plan.why}.`);
@@ -549,11 +589,14 @@ async function main(): Promise<number> {
     const t = await runTorch(a.pythons, plan);
     torch = t.result;
     if (!torch) console.error(t.note);
+    if (t.python) torchPlain = await runTorchPlainConv(t.python, plan);
     say(`${t.note}; other processes' CPU share meanwhile: ${pct(load())}.`);
   }
   say();
 
   const rows: Row[] = [];
+  /** Training GFLOP/s of the plain-conv yardstick on each backend (by label). */
+  const plain = new Map<string, number>();
   const profiles: { title: string; kernels: Awaited<ReturnType<typeof profileKernels>> }[] = [];
   for (const b of backends) {
     const { adapter, software } = await activate(b);
@@ -563,6 +606,16 @@ async function main(): Promise<number> {
     const warmup = a.warmup ?? (slow ? 1 : 2);
     // A software adapter needs minutes per reference step: the small preset unless asked.
     const presetsHere = a.presets ?? (slow ? ["small"] : ["reference", "small"]);
+    // The yardstick: a plain 64 → 64 3×3 conv's three training passes (data-parallel workers
+    // and slow backends have none).
+    if (!slow && b !== "workers") {
+      console.error(
+        `${label} / plain ${PLAIN_CONV_CHANNELS} → ${PLAIN_CONV_CHANNELS} 3×3 conv ...`,
+      );
+      const pc = plainConvStep(batch, size);
+      const t = await time(() => pc.run(), steps, warmup).finally(() => pc.dispose());
+      plain.set(label, pc.flops / (t.medianMs / 1000) / 1e9);
+    }
     for (const preset of presetsHere) {
       for (const name of a.models) {
         console.error(`${label} / ${preset} / ${name} ...`);
@@ -635,9 +688,10 @@ async function main(): Promise<number> {
   say(
     "| model | preset | backend | params | conv MFLOP/img (fwd) | train img/s | train GFLOP/s | " +
       "inference img/s | inference GFLOP/s | GFLOP/s ÷ symmetric's (train, inference) | " +
+      "train GFLOP/s ÷ plain conv's (symlab, PyTorch) | " +
       "PyTorch train img/s | symlab / PyTorch | others' CPU | load avg |",
   );
-  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  say("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const r of rows) {
     const p4 = rows.find((q) =>
       q.model === "symmetric" && q.backend === r.backend && q.preset === r.preset
@@ -647,16 +701,34 @@ async function main(): Promise<number> {
       ? `${fmt(g.train / gflops(p4).train, 2)}, ${fmt(g.infer / gflops(p4).infer, 2)}`
       : "—";
     const pt = torchRow(r)?.train_img_per_s;
+    const own = plain.get(r.backend);
+    const ofPlain = [own, "gflops" in torchPlain ? torchPlain.gflops : undefined]
+      .map((v) => v === undefined ? "—" : fmt(g.train / v, 2)).join(", ");
     say(
       `| ${r.model} | ${r.preset} | ${r.backend} | ${r.params.toLocaleString("en-US")} | ` +
         `${fmt(r.fwdFlops / 1e6)} | ${fmt(r.trainImgS)} | ${fmt(g.train)} | ` +
-        `${fmt(r.inferImgS)} | ${fmt(g.infer)} | ${ratio} | ` +
+        `${fmt(r.inferImgS)} | ${fmt(g.infer)} | ${ratio} | ${ofPlain} | ` +
         `${pt === undefined ? "—" : fmt(pt)} | ${
           pt === undefined ? "—" : fmt(r.trainImgS / pt, 2) + "×"
         } | ${pct(r.others)} | ${fmt(r.load, 2)} |`,
     );
   }
   say();
+  const yardstick = [
+    ...[...plain].map(([label, v]) => `${fmt(v)} GFLOP/s on ${label}`),
+    "gflops" in torchPlain ? `${fmt(torchPlain.gflops)} GFLOP/s in PyTorch` : undefined,
+  ].filter((v) => v !== undefined);
+  if (yardstick.length) {
+    say(
+      `Plain ${PLAIN_CONV_CHANNELS} → ${PLAIN_CONV_CHANNELS} 3×3 convolution (batch ${batch}, ` +
+        `${size}×${size}, channels-last, no bias; forward + input gradient + filter gradient on a ` +
+        `fixed output gradient, bench/profile.ts plainConvStep, ${TORCH_SCRIPT} --plain-conv): ` +
+        `${yardstick.join(", ")}${
+          "why" in torchPlain && plan && !("why" in plan) ? ` (PyTorch: ${torchPlain.why})` : ""
+        }.`,
+    );
+    say();
+  }
   const notes = [
     "Training GFLOP/s count forward + filter gradient of every conv2d call + input gradient " +
     "past the first layer (bench/profile.ts, checked against the kernels tfjs runs in " +

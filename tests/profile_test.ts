@@ -15,7 +15,13 @@ import {
   parseModelConfig,
   presets,
 } from "../lib/model/models.ts";
-import { convFlops, type ConvShape, trunkConvs, trunkFlops } from "../bench/profile.ts";
+import {
+  convFlops,
+  type ConvShape,
+  plainConvStep,
+  trunkConvs,
+  trunkFlops,
+} from "../bench/profile.ts";
 import { useBackend } from "./helpers.ts";
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -202,4 +208,24 @@ Deno.test("trunkFlops: hand counts of the reference preset at 32×32 (one image)
     2 * (mac(32, 3, 192, 7) + 3 * (mac(32, 64, 64, 7) + mac(16, 64, 128, 7) +
           mac(16, 128, 128, 7) + mac(8, 128, 256, 7) + mac(8, 256, 256, 7))),
   );
+});
+
+Deno.test("plainConvStep: its three passes are the conv, and autodiff's ∂x and ∂w at dy", () => {
+  const step = plainConvStep(2, 6, 8);
+  try {
+    const [y, dx, dw] = step.passes();
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same").mul(step.dy).sum();
+    const [gx, gw] = tf.grads(f)([step.x, step.w]);
+    const close = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(1, tf.max(tf.abs(b)).dataSync()[0]);
+    assert.ok(close(y, tf.conv2d(step.x, step.w, 1, "same")) < 1e-6);
+    assert.ok(close(dx, gx) < 1e-5, `∂x off by ${close(dx, gx)}`);
+    assert.ok(close(dw, gw) < 1e-5, `∂w off by ${close(dw, gw)}`);
+    // 3 passes × 2 FLOPs × 2 images × 36 pixels × 8 × 8 channels × 9 taps.
+    assert.equal(step.flops, 3 * 2 * 2 * 36 * 64 * 9);
+    tf.dispose([y, dx, dw, gx, gw]);
+  } finally {
+    step.dispose();
+  }
 });

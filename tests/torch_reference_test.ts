@@ -134,3 +134,13 @@ for (const [name, input] of FORWARD_CASES) {
     },
   });
 }
+
+Deno.test({
+  name: "torch_reference.py --plain-conv: the yardstick conv's training GFLOP/s, a positive number",
+  ignore: !hasTorch,
+  fn: async () => {
+    const out = await script(["--plain-conv", "--batch", "4", "--size", "8", "--steps", "1"]);
+    const gflops = (out as { plain_conv_gflops: number }).plain_conv_gflops;
+    assert.ok(Number.isFinite(gflops) && gflops > 0, JSON.stringify(out));
+  },
+});
