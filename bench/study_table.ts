@@ -14,21 +14,66 @@
  *
  * Links are the directories as given: the first for the README, the second for docs/results.md.
  *
+ * `--size N` reads every claim at training-set size N instead (the differences of that size in
+ * the summary, the verdict computed from their interval the same way), for a grid whose full
+ * size is not in yet:
+ *
+ *   deno run -A bench/study_table.ts --size 600 docs/results/study/fashion-mnist-reference
+ *
  * @module
  */
-import type { ClaimRow, ExperimentSummary } from "../lib/experiment/aggregate.ts";
+import { parseArgs } from "node:util";
+import { type ClaimRow, CLAIMS, type ExperimentSummary } from "../lib/experiment/aggregate.ts";
 import { verdict } from "../lib/experiment/stats.ts";
 
 type Claim = ClaimRow;
 
-const dirs = Deno.args;
-if (dirs.length === 0) {
-  console.error("usage: deno run -A bench/study_table.ts STUDY_DIR [STUDY_DIR …]");
+const { values, positionals: dirs } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: { size: { type: "string" } },
+});
+const atSize = values.size === undefined ? undefined : Number(values.size);
+if (dirs.length === 0 || (atSize !== undefined && !(atSize > 0))) {
+  console.error("usage: deno run -A bench/study_table.ts [--size N] STUDY_DIR [STUDY_DIR …]");
   Deno.exit(2);
 }
+
+/** The claims of a summary at `size`: each claim's metric there (the size-bound one left out). */
+function claimsAt(s: ExperimentSummary, size: number, dir: string): Claim[] {
+  const setting = s.settings.find((x) => x.size === size && x.augment === s.main.augment);
+  if (!setting) {
+    console.error(`${dir}: no size ${size} (sizes: ${s.settings.map((x) => x.size).join(", ")})`);
+    Deno.exit(2);
+  }
+  return Object.keys(setting.differences).flatMap((model) =>
+    CLAIMS.filter((c) => !c.smallest).map((c) => {
+      const d = setting.differences[model]?.[c.metric];
+      return {
+        id: c.id,
+        claim: c.claim,
+        model,
+        metric: c.metric,
+        size,
+        augment: setting.augment,
+        difference: d?.mean ?? null,
+        ci95: d?.ci95 ?? null,
+        tInterval: d?.tInterval ?? null,
+        method: d?.method ?? null,
+        n: d?.n ?? 0,
+        verdict: verdict(d?.ci95 ?? null, d?.n ?? 0),
+      };
+    })
+  );
+}
+
 const studies = await Promise.all(dirs.map(async (dir) => {
   const s: ExperimentSummary = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
-  return { dir, dataset: s.dataset, claims: s.claims };
+  return {
+    dir,
+    dataset: s.dataset,
+    claims: atSize === undefined ? s.claims : claimsAt(s, atSize, dir),
+  };
 }));
 const pts = (v: number | null) => v === null ? "–" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
 // No interval: fewer than two seed pairs.
