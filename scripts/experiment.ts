@@ -12,12 +12,14 @@ import { readSubmissions, slurmStates, submitArray } from "../lib/experiment/slu
 import {
   type Cell,
   cellEpochs,
+  cellsOfModels,
   CURVE_KEYS,
   expandCells,
   type ExperimentSpec,
   gridSizes,
   isTrained,
   readSpec,
+  SpecError,
   validateSpec,
 } from "../lib/experiment/spec.ts";
 import { formatDuration } from "../lib/progress.ts";
@@ -146,24 +148,6 @@ function modelList(text: string): string[] {
   return names;
 }
 
-/**
- * The cells of `models` (a `+tta` model's are its base's: its base cell measures it); every
- * cell when `models` is undefined. A name the experiment does not list is a one-line error.
- */
-export function cellsOfModels(spec: ExperimentSpec, cells: Cell[], models?: string[]): Cell[] {
-  if (!models) return cells;
-  const unknown = models.find((m) => !spec.models.includes(m));
-  if (unknown !== undefined) {
-    throw new UsageError(
-      `--models: "${unknown}" is not a model of ${spec.name} (${spec.models.join(", ")})`,
-    );
-  }
-  const ids = new Set(
-    cells.filter((c) => models.includes(c.model)).map((c) => c.evaluatedIn ?? c.id),
-  );
-  return cells.filter((c) => ids.has(c.id));
-}
-
 interface Saved {
   file: string;
   spec: ExperimentSpec;
@@ -234,7 +218,13 @@ async function run(args: Extract<ReturnType<typeof parseExperimentArgs>, { comma
   const statuses = await Promise.all(cells.map((c) => cellStatus(args.out, c)));
   // +tta cells are measured by their base cell's eval: only trained cells run or go to Slurm.
   const all = cells.filter((c, i) => statuses[i].state !== "done" && isTrained(c));
-  const chosen = new Set(cellsOfModels(spec, cells, args.models).map((c) => c.id));
+  let chosen: Set<string>;
+  try {
+    chosen = new Set(cellsOfModels(spec, cells, args.models).map((c) => c.id));
+  } catch (e) {
+    if (e instanceof SpecError) throw new UsageError(`--models: ${e.message}`);
+    throw e;
+  }
   const pending = all.filter((c) => chosen.has(c.id));
   const trained = cells.filter((c) => isTrained(c) && chosen.has(c.id));
   const tta = cells.length - trained.length;

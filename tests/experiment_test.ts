@@ -12,6 +12,7 @@ import { runLocal, threadsPerCell } from "../lib/experiment/local.ts";
 import { arraySpec, expandTaskIds } from "../lib/experiment/slurm.ts";
 import {
   cellEpochs,
+  cellsOfModels,
   expandCells,
   type ExperimentSpec,
   gridSizes,
@@ -31,12 +32,7 @@ import {
   trainValidationSplit,
 } from "../lib/data/subset.ts";
 import type { Split } from "../lib/data/types.ts";
-import {
-  cellsOfModels,
-  parseExperimentArgs,
-  saveExperiment,
-  splitArgs,
-} from "../scripts/experiment.ts";
+import { parseExperimentArgs, saveExperiment, splitArgs } from "../scripts/experiment.ts";
 
 const BASE = {
   name: "t",
@@ -434,7 +430,7 @@ Deno.test("run --models: only those models' cells, a +tta model's being its base
   );
   assert.throws(
     () => cellsOfModels(spec, cells, ["rotscale"]),
-    /--models: "rotscale" is not a model of t \(baseline, symmetric, p4m, /,
+    /^SpecError: "rotscale" is not a model of t \(baseline, symmetric, p4m, /,
   );
 });
 

@@ -485,3 +485,25 @@ export function ttaOf(spec: ExperimentSpec, cell: Cell): string[] {
     ? [cellArch(cell)]
     : [];
 }
+
+/**
+ * The cells of `models` (a `+tta` model's are its base's: its base cell measures it); every
+ * cell when `models` is undefined. A name the experiment does not list is a one-line error.
+ *
+ * @example
+ * ```ts
+ * const spec = await readSpec("experiments/quick.yaml");
+ * cellsOfModels(spec, expandCells(spec), ["symmetric"]).map((c) => c.id); // the symmetric cells
+ * ```
+ */
+export function cellsOfModels(spec: ExperimentSpec, cells: Cell[], models?: string[]): Cell[] {
+  if (!models) return cells;
+  const unknown = models.find((m) => !spec.models.includes(m));
+  if (unknown !== undefined) {
+    throw new SpecError(`"${unknown}" is not a model of ${spec.name} (${spec.models.join(", ")})`);
+  }
+  const ids = new Set(
+    cells.filter((c) => models.includes(c.model)).map((c) => c.evaluatedIn ?? c.id),
+  );
+  return cells.filter((c) => ids.has(c.id));
+}
