@@ -40,3 +40,14 @@ Deno.test("study_table --size: the claims at the main size are the summary's own
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /no size 123 \(sizes: /);
 });
+
+Deno.test("study_docs: a marked block is replaced whole, and a missing marker is an error", async () => {
+  const { replaceBlock } = await import("../bench/study_docs.ts");
+  const text = "a\n<!-- t -->\nold\n<!-- /t -->\nb";
+  assert.equal(replaceBlock(text, "t", "new"), "a\n<!-- t -->\n\nnew\n\n<!-- /t -->\nb");
+  assert.equal(
+    replaceBlock(replaceBlock(text, "t", "x"), "t", "new"),
+    replaceBlock(text, "t", "new"),
+  );
+  assert.throws(() => replaceBlock(text, "u", "new"), /no <!-- u --> … <!-- \/u --> block/);
+});
