@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const saved = await readJson<{ cells: Cell[] }>(`${dir}/experiment.json`);
   if (!saved) throw new Error(`${dir}/experiment.json not found: expected an experiment directory`);
   const rows: string[] = [
-    "| model | size | seeds (finished) | epochs | best val. accuracy (epoch) | last epoch | best's rise in the last quarter |",
+    "| model | size | seeds averaged (of started) | epochs | best val. accuracy (epoch) | last epoch | best's rise in the last quarter |",
     "|---|--:|--:|--:|--:|--:|--:|",
   ];
   const sizes = [...new Set(saved.cells.filter(isTrained).map((c) => c.size))];
@@ -61,8 +61,12 @@ async function main(): Promise<number> {
     for (const model of models) {
       const cells = saved.cells.filter((c) => isTrained(c) && c.size === size && c.model === model);
       const histories = await Promise.all(cells.map((c) => historyOf(dir, c)));
-      const withVal = histories.filter((h) => h.epochs.some((e) => e.valAcc !== undefined));
-      if (!withVal.length) continue;
+      const started = histories.filter((h) => h.epochs.some((e) => e.valAcc !== undefined));
+      if (!started.length) continue;
+      // Finished cells only once there is one (their histories are committed, and a cell still
+      // training would weigh only the early epochs of the mean); the started ones until then.
+      const finished = started.filter((h) => h.done);
+      const withVal = finished.length ? finished : started;
       // Mean over the seeds that reached each epoch.
       const longest = Math.max(...withVal.map((h) => h.epochs.length));
       const mean: number[] = [];
@@ -74,15 +78,14 @@ async function main(): Promise<number> {
         mean.push(at.reduce((a, b) => a + b, 0) / at.length);
         values.push({ model, epoch: e + 1, acc: mean[e] });
       }
-      const done = withVal.filter((h) => h.done).length;
       const gain = lastQuarterGain(mean);
       const best = Math.max(...mean);
       rows.push(
-        `| ${model} | ${size} | ${withVal.length} (${done}) | ${mean.length} | ${
-          (100 * best).toFixed(1)
-        }% (${mean.indexOf(best) + 1}) | ${(100 * mean.at(-1)!).toFixed(1)}% | ${
-          gain === undefined ? "—" : `+${(100 * gain).toFixed(2)} pts`
-        } |`,
+        `| ${model} | ${size} | ${withVal.length} of ${started.length}${
+          finished.length ? "" : " (none finished)"
+        } | ${mean.length} | ${(100 * best).toFixed(1)}% (${mean.indexOf(best) + 1}) | ${
+          (100 * mean.at(-1)!).toFixed(1)
+        }% | ${gain === undefined ? "—" : `+${(100 * gain).toFixed(2)} pts`} |`,
       );
     }
     if (!values.length) continue;
@@ -101,7 +104,8 @@ async function main(): Promise<number> {
     "",
     "Made by `deno run -A bench/study_curves.ts " + dir + "` from each cell's epoch history " +
     "(`ckpt/<model>/metrics.jsonl`), on the " +
-    "validation accuracy (1000 of the 6000 held-out images) averaged over a model's seeds. " +
+    "validation accuracy (1000 of the 6000 held-out images) averaged over a model's finished " +
+    "seeds (over the started ones while none has finished). " +
     "The last column is how much the best accuracy so far rose during the last quarter of " +
     "the epochs: 0 when the best came before it, i.e. accuracy had stopped rising. " +
     "Figures: " + figures.map((f) => `[${f}](${f})`).join(", ") + ".",
