@@ -23,7 +23,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type ClaimRow, CLAIMS, type ExperimentSummary } from "../lib/experiment/aggregate.ts";
+import {
+  claimAt,
+  type ClaimRow,
+  CLAIMS,
+  type ExperimentSummary,
+} from "../lib/experiment/aggregate.ts";
 import { verdict } from "../lib/experiment/stats.ts";
 
 type Claim = ClaimRow;
@@ -47,23 +52,7 @@ function claimsAt(s: ExperimentSummary, size: number, dir: string): Claim[] {
     Deno.exit(2);
   }
   return Object.keys(setting.differences).flatMap((model) =>
-    CLAIMS.filter((c) => !c.smallest).map((c) => {
-      const d = setting.differences[model]?.[c.metric];
-      return {
-        id: c.id,
-        claim: c.claim,
-        model,
-        metric: c.metric,
-        size,
-        augment: setting.augment,
-        difference: d?.mean ?? null,
-        ci95: d?.ci95 ?? null,
-        tInterval: d?.tInterval ?? null,
-        method: d?.method ?? null,
-        n: d?.n ?? 0,
-        verdict: verdict(d?.ci95 ?? null, d?.n ?? 0),
-      };
-    })
+    CLAIMS.filter((c) => !c.smallest).map((c) => claimAt(c, model, setting))
   );
 }
 

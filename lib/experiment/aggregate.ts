@@ -81,6 +81,32 @@ export const CLAIMS: { id: string; claim: string; metric: MetricName; smallest?:
   },
 ];
 
+/**
+ * A claim read in one setting (size × augmentation): the model − baseline difference of its
+ * metric there, its intervals, and the verdict computed from the bootstrap interval.
+ */
+export function claimAt(
+  c: (typeof CLAIMS)[number],
+  model: string,
+  setting: SettingSummary,
+): ClaimRow {
+  const d = setting.differences[model]?.[c.metric];
+  return {
+    id: c.id,
+    claim: c.claim,
+    model,
+    metric: c.metric,
+    size: setting.size,
+    augment: setting.augment,
+    difference: d?.mean ?? null,
+    ci95: d?.ci95 ?? null,
+    tInterval: d?.tInterval ?? null,
+    method: d?.method ?? null,
+    n: d?.n ?? 0,
+    verdict: verdict(d?.ci95 ?? null, d?.n ?? 0),
+  };
+}
+
 type Row = Record<string, number>;
 interface ModelReport {
   clean: { top1: number; top5: number };
@@ -424,21 +450,7 @@ export async function aggregate(
       if (c.smallest && sizes.length < 2) continue;
       const size = c.smallest ? bySize[0] : main.size;
       const setting = settings.find((s) => s.size === size && s.augment === main.augment)!;
-      const d = setting.differences[model]?.[c.metric];
-      claims.push({
-        id: c.id,
-        claim: c.claim,
-        model,
-        metric: c.metric,
-        size,
-        augment: main.augment,
-        difference: d?.mean ?? null,
-        ci95: d?.ci95 ?? null,
-        tInterval: d?.tInterval ?? null,
-        method: d?.method ?? null,
-        n: d?.n ?? 0,
-        verdict: verdict(d?.ci95 ?? null, d?.n ?? 0),
-      });
+      claims.push(claimAt(c, model, setting));
     }
   }
   return {
